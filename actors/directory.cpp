@@ -1,0 +1,60 @@
+#include "actors/directory.hpp"
+
+#include "actors/context.hpp"
+#include "actors/user_actor.hpp"
+#include "actors/messages.hpp"
+
+namespace im {
+
+caf::actor Directory::user(UserId user) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = users_.find(user);
+  if (it != users_.end()) return it->second;
+  auto actor = spawn_user_actor(*context_, user);
+  users_.emplace(user, actor);
+  return actor;
+}
+
+caf::actor Directory::find_user(UserId user) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = users_.find(user);
+  return it == users_.end() ? caf::actor() : it->second;
+}
+
+void Directory::remove_user(UserId user, const caf::actor_addr& self) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = users_.find(user);
+  if (it != users_.end() && it->second.address() == self) users_.erase(it);
+}
+
+void Directory::set_online_devices(UserId user, size_t devices) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (devices == 0) online_.erase(user);
+  else online_[user] = devices;
+}
+
+size_t Directory::online_devices(UserId user) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = online_.find(user);
+  return it == online_.end() ? 0 : it->second;
+}
+
+size_t Directory::users_online() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return online_.size();
+}
+
+size_t Directory::live_users() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return users_.size();
+}
+
+std::vector<caf::actor> Directory::all_users() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<caf::actor> out;
+  out.reserve(users_.size());
+  for (const auto& [id, actor] : users_) out.push_back(actor);
+  return out;
+}
+
+}  // namespace im

@@ -1,0 +1,74 @@
+#include "actors/runtime.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "actors/connection_actor.hpp"
+#include "actors/directory.hpp"
+#include "actors/messages.hpp"
+
+namespace im {
+
+namespace {
+
+class ActorLink final : public ConnectionLink {
+ public:
+  explicit ActorLink(caf::actor actor) : actor_(std::move(actor)) {}
+  void deliver(Inbound frame) override { caf::anon_send(actor_, inbound_atom::value, std::move(frame)); }
+  void activity() override { caf::anon_send(actor_, activity_atom::value); }
+  void closed() override { caf::anon_send(actor_, closed_atom::value); }
+
+ private:
+  caf::actor actor_;
+};
+
+caf::actor_system_config make_config(const ServerOptions& options) {
+  caf::actor_system_config cfg;
+  // The machine's cores are shared with the I/O threads: do not let CAF take four.
+  cfg.set("scheduler.max-threads", std::max(1, options.actor_threads));
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  return cfg;
+}
+
+}  // namespace
+
+struct Runtime::Impl {
+  explicit Impl(const ServerOptions& options) : config(make_config(options)), system(config) {}
+  caf::actor_system_config config;
+  caf::actor_system system;
+  Directory directory;
+};
+
+Runtime::Runtime(const ServerOptions& options, Store& store, Accounts& accounts)
+    : impl_(std::make_unique<Impl>(options)) {
+  context_.reset(new Context{options, store, accounts, impl_->directory, counters_, impl_->system});
+  impl_->directory.bind(context_.get());
+}
+
+Runtime::~Runtime() { shutdown(); }
+
+std::unique_ptr<ConnectionLink> Runtime::open_connection(std::weak_ptr<Session> session,
+                                                         SessionInfo info,
+                                                         std::chrono::steady_clock::time_point accepted,
+                                                         bool announce_auth_required) {
+  return std::make_unique<ActorLink>(spawn_connection_actor(*context_, std::move(session),
+                                                            std::move(info), accepted,
+                                                            announce_auth_required));
+}
+
+void Runtime::token_revoked(UserId user, const std::string& token_hash) {
+  if (auto actor = impl_->directory.find_user(user))
+    caf::anon_send(actor, logout_atom::value, token_hash);
+}
+
+bool Runtime::online(UserId user) const { return impl_->directory.online_devices(user) > 0; }
+
+void Runtime::shutdown() {
+  if (!impl_) return;
+  for (auto& actor : impl_->directory.all_users()) caf::anon_send(actor, shutdown_atom::value);
+  // Idle user actors wait for their passivation timer; stop them now.
+  for (auto& actor : impl_->directory.all_users())
+    caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  impl_->system.await_all_actors_done();
+}
+
+}  // namespace im

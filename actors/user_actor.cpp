@@ -1,0 +1,138 @@
+#include "actors/user_actor.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "actors/directory.hpp"
+#include "actors/user_state.hpp"
+#include "protocol/frames.hpp"
+
+namespace im {
+
+namespace {
+
+void schedule_passivation(UserSelf* self) {
+  auto generation = ++self->state.idle_generation;
+  self->delayed_send(self, std::chrono::milliseconds(self->state.ctx->options.user_idle_ms),
+                     idle_check_atom::value, generation);
+}
+
+AttachReply attach(UserSelf* self, AttachRequest& req) {
+  auto& st = self->state;
+  AttachReply reply;
+  auto existing = st.devices.find(req.device);
+  if (existing == st.devices.end() &&
+      st.devices.size() >= static_cast<size_t>(st.ctx->options.max_devices)) {
+    reply.error = Error::too_many_devices;
+    return reply;
+  }
+  DeviceRecord record;
+  if (existing != st.devices.end()) {
+    // Same device again: the new connection replaces the old one.
+    self->send(existing->second.connection, kick_atom::value, std::string("replaced"));
+    record = DeviceRecord{true, existing->second.cursor, existing->second.next_cseq};
+    st.devices.erase(existing);
+  } else {
+    record = load_device(st.ctx->store, st.user, req.device);
+  }
+  // A device never seen before starts at the head: it reads history over HTTP.
+  uint64_t cursor = record.known ? record.cursor : st.head;
+  if (req.since) cursor = *req.since;
+  cursor = std::min(cursor, st.head);
+  if (cursor < st.head) {
+    auto oldest = inbox_oldest(st.ctx->store, st.user);
+    reply.gap = oldest == 0 || oldest > cursor + 1;
+  }
+  DeviceState dev;
+  dev.connection = req.connection;
+  dev.token_hash = req.token_hash;
+  dev.cursor = cursor;
+  dev.sent = cursor;
+  dev.next_cseq = record.next_cseq;
+  st.devices.emplace(req.device, std::move(dev));
+  reply.useq = st.head;
+  reply.next_cseq = record.next_cseq;
+  st.ctx->directory.set_online_devices(st.user, st.devices.size());
+  if (!record.known) persist_device(self, req.device);
+  ++st.idle_generation;  // cancels a pending passivation
+  // Pushes start after the reply is on its way, so auth_ok reaches the client first.
+  self->send(self, sync_atom::value, req.device, cursor);
+  return reply;
+}
+
+void detach(UserSelf* self, const std::string& device, const caf::actor& connection) {
+  auto& st = self->state;
+  auto it = st.devices.find(device);
+  if (it == st.devices.end() || it->second.connection != connection) return;
+  persist_device(self, device);
+  st.devices.erase(it);
+  st.ctx->directory.set_online_devices(st.user, st.devices.size());
+  if (st.devices.empty()) schedule_passivation(self);
+}
+
+caf::behavior user_actor(UserSelf* self, Context* ctx, UserId user) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.user = user;
+  // The directory registered this actor before spawning it returned, so every append after
+  // this read notifies us; every append before it is covered by the head we read.
+  st.head = inbox_head(ctx->store, user);
+  ctx->counters.actors_user++;
+  schedule_passivation(self);
+  return {
+      [=](attach_atom, AttachRequest& req) { return attach(self, req); },
+      [=](detach_atom, const std::string& device, const caf::actor& connection) {
+        detach(self, device, connection);
+      },
+      [=](send_atom, SendCommand& cmd) { on_send(self, std::move(cmd)); },
+      [=](committed_atom, const CommitOutcomePtr& outcome) { on_committed(self, outcome); },
+      [=](ack_atom, const std::string& device, uint64_t useq) { on_ack(self, device, useq); },
+      [=](sync_atom, const std::string& device, uint64_t since) {
+        auto it = self->state.devices.find(device);
+        if (it == self->state.devices.end()) return;
+        auto& dev = it->second;
+        dev.cursor = std::min(since, self->state.head);
+        dev.sent = dev.cursor;
+        dev.retries = 0;
+        ++dev.retry_generation;
+        dev.retry_timer_armed = false;
+        pump(self, device);
+      },
+      [=](appended_atom, uint64_t useq, const SharedText& text) {
+        note_appended(self, useq, text);
+        pump_all(self);
+      },
+      [=](retry_tick_atom, const std::string& device, uint64_t generation) {
+        on_retry_tick(self, device, generation);
+      },
+      [=](reorder_tick_atom, const std::string& device, uint64_t generation) {
+        on_reorder_tick(self, device, generation);
+      },
+      [=](inbound_atom, const std::string& device, const SharedText& frame_text) {
+        auto frame = nlohmann::json::parse(*frame_text);
+        send_to_device(self, device,
+                       frames::error(Error::bad_request, "not supported yet", request_rid(frame)));
+      },
+      [=](logout_atom, const std::string& token_hash) {
+        for (auto& [name, dev] : self->state.devices)
+          if (dev.token_hash == token_hash) self->send(dev.connection, kick_atom::value, std::string("logout"));
+      },
+      [=](idle_check_atom, uint64_t generation) {
+        auto& st = self->state;
+        if (generation != st.idle_generation || !st.devices.empty() || !st.in_flight.empty()) return;
+        st.ctx->directory.remove_user(st.user, self->address());
+        self->quit();
+      },
+      [=](shutdown_atom) {
+        for (auto& [name, dev] : self->state.devices) persist_device(self, name);
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_user_actor(Context& context, UserId user) {
+  return context.system.spawn(user_actor, &context, user);
+}
+
+}  // namespace im

@@ -1,0 +1,171 @@
+// The inbox side of the user actor: pushing events to devices in useq order within the ACK
+// window, cumulative ACKs, and retransmission (PROTOCOL.md section 6).
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/user_state.hpp"
+#include "protocol/errors.hpp"
+
+namespace im {
+
+namespace {
+
+// How many recent events stay in memory; older ones are read back from the store.
+constexpr size_t kRecentEvents = 512;
+
+using std::chrono::milliseconds;
+
+// The event with `useq` from the in-memory tail, or null.
+SharedText recent_event(const UserState& st, uint64_t useq) {
+  if (st.recent.empty()) return nullptr;
+  auto first = st.recent.front().first;
+  if (useq < first || useq > st.recent.back().first) return nullptr;
+  return st.recent[useq - first].second;
+}
+
+void arm_retry_timer(UserSelf* self, const std::string& name, DeviceState& dev) {
+  if (dev.retry_timer_armed) return;
+  dev.retry_timer_armed = true;
+  auto generation = ++dev.retry_generation;
+  self->delayed_send(self, milliseconds(self->state.ctx->options.ack_timeout_ms),
+                     retry_tick_atom::value, name, generation);
+}
+
+void push(UserSelf* self, DeviceState& dev, const SharedText& text) {
+  self->send(dev.connection, frame_atom::value, text);
+  self->state.ctx->counters.deliveries++;
+}
+
+}  // namespace
+
+void send_to_device(UserSelf* self, const std::string& device, const nlohmann::json& frame) {
+  auto it = self->state.devices.find(device);
+  if (it == self->state.devices.end()) return;
+  self->send(it->second.connection, frame_atom::value,
+             std::make_shared<const std::string>(frame.dump()));
+}
+
+void note_appended(UserSelf* self, uint64_t useq, SharedText text) {
+  auto& st = self->state;
+  if (useq <= st.head) return;  // already known (read from the store at start)
+  if (!st.recent.empty() && st.recent.back().first + 1 != useq) st.recent.clear();
+  st.recent.emplace_back(useq, std::move(text));
+  if (st.recent.size() > kRecentEvents) st.recent.pop_front();
+  // Events between the old head and useq, if any, were committed before it and are read from
+  // the store when a device needs them.
+  st.head = useq;
+}
+
+void pump(UserSelf* self, const std::string& name) {
+  auto& st = self->state;
+  auto it = st.devices.find(name);
+  if (it == st.devices.end()) return;
+  auto& dev = it->second;
+  if (dev.closing) return;
+  auto window = static_cast<uint64_t>(std::max<int64_t>(1, st.ctx->options.ack_window));
+  bool pushed = false;
+  while (dev.sent < st.head && dev.sent - dev.cursor < window) {
+    if (dev.cursor == dev.sent) dev.oldest_unacked_at = Clock::now();
+    if (auto text = recent_event(st, dev.sent + 1)) {
+      push(self, dev, text);
+      ++dev.sent;
+      pushed = true;
+      continue;
+    }
+    auto room = static_cast<size_t>(window - (dev.sent - dev.cursor));
+    auto events = read_inbox(st.ctx->store, st.user, dev.sent, room);
+    if (events.empty()) {
+      // Everything up to head fell out of retention.
+      dev.sent = st.head;
+      if (dev.cursor < dev.sent) dev.cursor = dev.sent;
+      break;
+    }
+    for (auto& e : events) {
+      push(self, dev, std::make_shared<const std::string>(std::move(e.text)));
+      dev.sent = e.useq;
+      pushed = true;
+    }
+  }
+  if (pushed) arm_retry_timer(self, name, dev);
+}
+
+void pump_all(UserSelf* self) {
+  for (auto& [name, dev] : self->state.devices) pump(self, name);
+}
+
+void persist_device(UserSelf* self, const std::string& name) {
+  auto& st = self->state;
+  auto it = st.devices.find(name);
+  if (it == st.devices.end()) return;
+  DeviceRecord record{true, it->second.cursor, it->second.next_cseq};
+  auto user = st.user;
+  st.ctx->store.commit([=](Txn& txn) { put_device(txn, user, name, record); }, nullptr);
+}
+
+void on_ack(UserSelf* self, const std::string& name, uint64_t useq) {
+  auto& st = self->state;
+  auto it = st.devices.find(name);
+  if (it == st.devices.end()) return;
+  auto& dev = it->second;
+  useq = std::min(useq, dev.sent);  // an ACK cannot cover what was never pushed
+  if (useq <= dev.cursor) return;
+  dev.cursor = useq;
+  dev.retries = 0;
+  dev.oldest_unacked_at = Clock::now();
+  persist_device(self, name);
+  pump(self, name);
+}
+
+void on_retry_tick(UserSelf* self, const std::string& name, uint64_t generation) {
+  auto& st = self->state;
+  auto it = st.devices.find(name);
+  if (it == st.devices.end()) return;
+  auto& dev = it->second;
+  if (generation != dev.retry_generation) return;
+  dev.retry_timer_armed = false;
+  if (dev.closing || dev.cursor >= dev.sent) return;
+  auto timeout = milliseconds(st.ctx->options.ack_timeout_ms);
+  auto waited = Clock::now() - dev.oldest_unacked_at;
+  if (waited < timeout) {
+    dev.retry_timer_armed = true;
+    self->delayed_send(self, std::chrono::duration_cast<milliseconds>(timeout - waited) + milliseconds(1),
+                       retry_tick_atom::value, name, generation);
+    return;
+  }
+  if (dev.retries >= st.ctx->options.max_retries) {
+    spdlog::info("user {} device {}: no ACK after {} retries, closing", st.user, name, dev.retries);
+    st.ctx->counters.ack_timeouts++;
+    dev.closing = true;
+    self->send(dev.connection, close_atom::value, close_code::ack_timeout,
+               std::string("ack timeout"));
+    return;
+  }
+  ++dev.retries;
+  // Resend the whole unacknowledged window, oldest first.
+  auto first = dev.cursor + 1, last = dev.sent;
+  dev.sent = dev.cursor;
+  while (dev.sent < last) {
+    auto before = dev.sent;
+    if (auto text = recent_event(st, dev.sent + 1)) {
+      push(self, dev, text);
+      ++dev.sent;
+    } else {
+      auto events = read_inbox(st.ctx->store, st.user, dev.sent, static_cast<size_t>(last - dev.sent));
+      for (auto& e : events) {
+        push(self, dev, std::make_shared<const std::string>(std::move(e.text)));
+        dev.sent = e.useq;
+      }
+    }
+    if (dev.sent == before) {
+      dev.sent = last;
+      break;
+    }
+  }
+  st.ctx->counters.retransmits += last - first + 1;
+  dev.oldest_unacked_at = Clock::now();
+  arm_retry_timer(self, name, dev);
+}
+
+}  // namespace im

@@ -1,0 +1,219 @@
+// The send side of the user actor: cseq reordering, cid deduplication, validation and the one
+// atomic write that stores a message with its inbox entries (PROTOCOL.md section 5).
+
+#include <spdlog/spdlog.h>
+
+#include "actors/directory.hpp"
+#include "actors/user_state.hpp"
+#include "protocol/frames.hpp"
+#include "store/keys.hpp"
+
+namespace im {
+
+namespace {
+
+using json = nlohmann::json;
+constexpr size_t kMaxHeldPerDevice = 256;
+constexpr size_t kDedupCacheSize = 4096;
+
+void reply_error(UserSelf* self, const std::string& device, Error code, const std::string& message,
+                 const SendCommand& cmd) {
+  send_to_device(self, device, frames::error(code, message, cmd.rid, cmd.request.cid));
+}
+
+void reply_ack(UserSelf* self, const AckWaiter& waiter, const std::string& cid,
+               const DedupRecord& answer) {
+  auto ack = frames::send_ack(cid, answer.conv, answer.seq, answer.ts);
+  frames::attach_rid(ack, waiter.rid);
+  send_to_device(self, waiter.device, ack);
+}
+
+void remember_answer(UserState& st, const std::string& cid, const DedupRecord& answer) {
+  if (st.dedup.size() >= kDedupCacheSize) st.dedup.clear();  // the store still has them all
+  st.dedup[cid] = answer;
+}
+
+// The `msg` event members, without useq, shared by sender and recipient.
+std::string msg_members(const Conv& conv, uint64_t seq, UserId from, const std::string& body_json,
+                        int64_t ts) {
+  std::string m;
+  m.reserve(body_json.size() + 96);
+  m.append("\"conv\":\"").append(conv.str()).append("\",\"seq\":").append(std::to_string(seq));
+  m.append(",\"from\":").append(std::to_string(from));
+  m.append(",\"body\":").append(body_json);
+  m.append(",\"ts\":").append(std::to_string(ts));
+  return m;
+}
+
+// Validates and writes one send whose cseq turn has come.
+void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
+  auto& st = self->state;
+  auto& req = cmd.request;
+  AckWaiter waiter{device, cmd.rid};
+
+  // Deduplicate by cid: a resend gets the identical answer, and no second message.
+  if (auto waiting = st.in_flight.find(req.cid); waiting != st.in_flight.end()) {
+    waiting->second.push_back(waiter);
+    return;
+  }
+  auto now = now_ms();
+  auto known = st.dedup.find(req.cid);
+  std::optional<DedupRecord> answer;
+  if (known != st.dedup.end()) answer = known->second;
+  else answer = find_dedup(st.ctx->store, st.user, req.cid, now);
+  if (answer) {
+    st.ctx->counters.dedup_hits++;
+    remember_answer(st, req.cid, *answer);
+    reply_ack(self, waiter, req.cid, *answer);
+    return;
+  }
+
+  if (req.to.is_group) {
+    reply_error(self, device, Error::no_such_group, "no such group", cmd);
+    return;
+  }
+  UserId peer = req.to.id;
+  if (peer == st.user) {
+    reply_error(self, device, Error::bad_request, "cannot send to yourself", cmd);
+    return;
+  }
+  if (!st.ctx->accounts.exists(peer)) {
+    reply_error(self, device, Error::no_such_user, "no such user", cmd);
+    return;
+  }
+  std::string ignored;
+  if (st.ctx->store.get(keys::block(peer, st.user), &ignored)) {
+    reply_error(self, device, Error::blocked, "the recipient blocked you", cmd);
+    return;
+  }
+
+  // One atomic write: the message, both inbox entries, the dedup record, the conversation list.
+  auto conv = Conv::direct(st.user, peer);
+  auto outcome = std::make_shared<CommitOutcome>();
+  outcome->cid = req.cid;
+  outcome->peer = peer;
+  auto user = st.user;
+  auto body = std::move(req.body_json);
+  auto cid = req.cid;
+  auto& opts = st.ctx->options;
+  auto max_events = static_cast<uint64_t>(opts.inbox_max_events);
+  auto dedup_expiry = now + opts.dedup_retention_s * 1000;
+  std::optional<DeviceRecord> device_record;
+  if (auto it = st.devices.find(device); it != st.devices.end())
+    device_record = DeviceRecord{true, it->second.cursor, it->second.next_cseq};
+  st.in_flight[cid].push_back(waiter);
+  st.ctx->store.commit(
+      [=](Txn& txn) {
+        auto ts = now_ms();
+        auto seq = txn.next(keys::counter_conv_seq(conv));
+        txn.put(keys::message(conv, seq),
+                "{\"from\":" + std::to_string(user) + ",\"body\":" + body +
+                    ",\"ts\":" + std::to_string(ts) + "}");
+        auto members = msg_members(conv, seq, user, body, ts);
+        auto own_members = members + ",\"cid\":" + json(cid).dump();
+        outcome->own_useq = append_inbox(txn, user, "msg", own_members, max_events, &outcome->own_text);
+        outcome->peer_useq = append_inbox(txn, peer, "msg", members, max_events, &outcome->peer_text);
+        outcome->answer = DedupRecord{conv.str(), seq, ts};
+        put_dedup(txn, user, cid, outcome->answer, dedup_expiry);
+        json last{{"last_seq", seq}, {"last_ts", ts}};
+        txn.put(keys::user_conv(user, conv), last.dump());
+        txn.put(keys::user_conv(peer, conv), last.dump());
+        if (device_record) put_device(txn, user, device, *device_record);
+      },
+      [self = caf::actor_cast<caf::actor>(self), outcome](bool ok) {
+        outcome->ok = ok;
+        caf::anon_send(self, committed_atom::value, outcome);
+      });
+}
+
+// Applies every held send in cseq order, reporting the cseqs that never came.
+void flush_held(UserSelf* self, const std::string& device, DeviceState& dev) {
+  auto held = std::move(dev.reorder.held);
+  dev.reorder.held.clear();
+  ++dev.reorder.timer_generation;
+  if (held.empty()) return;
+  std::vector<uint64_t> missing;
+  for (auto& [cseq, cmd] : held) {
+    for (auto k = dev.next_cseq; k < cseq; ++k) missing.push_back(k);
+    dev.next_cseq = cseq + 1;
+  }
+  json error = frames::error(Error::seq_gap, "sends were missing; applied without them");
+  error["missing"] = missing;
+  send_to_device(self, device, error);
+  for (auto& [cseq, cmd] : held) apply_send(self, device, std::move(cmd));
+}
+
+}  // namespace
+
+void on_send(UserSelf* self, SendCommand cmd) {
+  auto& st = self->state;
+  auto device = cmd.device;
+  auto it = st.devices.find(device);
+  if (it == st.devices.end()) return;  // the connection left meanwhile
+  auto& dev = it->second;
+  if (!cmd.request.cseq) {
+    apply_send(self, device, std::move(cmd));
+    return;
+  }
+  auto cseq = *cmd.request.cseq;
+  if (cseq < dev.next_cseq) {  // a resend of something already applied: dedup answers it
+    apply_send(self, device, std::move(cmd));
+    return;
+  }
+  if (cseq > dev.next_cseq) {
+    st.ctx->counters.reorder_holds++;
+    bool first = dev.reorder.held.empty();
+    dev.reorder.held.emplace(cseq, std::move(cmd));
+    if (dev.reorder.held.size() > kMaxHeldPerDevice) {
+      flush_held(self, device, dev);
+      return;
+    }
+    if (first) {
+      auto generation = ++dev.reorder.timer_generation;
+      self->delayed_send(self, std::chrono::milliseconds(st.ctx->options.reorder_ms),
+                         reorder_tick_atom::value, device, generation);
+    }
+    return;
+  }
+  dev.next_cseq = cseq + 1;
+  apply_send(self, device, std::move(cmd));
+  // The gap may be filled now: apply what was held behind it.
+  while (!dev.reorder.held.empty() && dev.reorder.held.begin()->first <= dev.next_cseq) {
+    auto node = dev.reorder.held.extract(dev.reorder.held.begin());
+    if (node.key() == dev.next_cseq) dev.next_cseq++;
+    apply_send(self, device, std::move(node.mapped()));
+  }
+  if (dev.reorder.held.empty()) ++dev.reorder.timer_generation;
+}
+
+void on_reorder_tick(UserSelf* self, const std::string& device, uint64_t generation) {
+  auto it = self->state.devices.find(device);
+  if (it == self->state.devices.end()) return;
+  if (it->second.reorder.timer_generation != generation) return;
+  flush_held(self, device, it->second);
+}
+
+void on_committed(UserSelf* self, const CommitOutcomePtr& outcome) {
+  auto& st = self->state;
+  auto waiters = std::move(st.in_flight[outcome->cid]);
+  st.in_flight.erase(outcome->cid);
+  if (!outcome->ok) {
+    spdlog::error("user {}: store write failed for cid {}", st.user, outcome->cid);
+    for (auto& w : waiters)
+      send_to_device(self, w.device,
+                     frames::error(Error::internal, "could not store the message", w.rid, outcome->cid));
+    return;
+  }
+  st.ctx->counters.messages_accepted++;
+  st.ctx->counters.inbox_appends += 2;
+  remember_answer(st, outcome->cid, outcome->answer);
+  for (auto& w : waiters) reply_ack(self, w, outcome->cid, outcome->answer);
+  note_appended(self, outcome->own_useq, std::make_shared<const std::string>(std::move(outcome->own_text)));
+  pump_all(self);
+  auto peer = st.ctx->directory.find_user(outcome->peer);
+  if (peer)
+    self->send(peer, appended_atom::value, outcome->peer_useq,
+               SharedText(std::make_shared<const std::string>(std::move(outcome->peer_text))));
+}
+
+}  // namespace im

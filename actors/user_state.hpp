@@ -1,0 +1,91 @@
+#pragma once
+// Private to the user actor's translation units.
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/context.hpp"
+#include "actors/messages.hpp"
+#include "store/inbox.hpp"
+
+namespace im {
+
+using Clock = std::chrono::steady_clock;
+
+// Sends held back until the cseq gap before them is filled (PROTOCOL.md section 5).
+struct ReorderQueue {
+  std::map<uint64_t, SendCommand> held;
+  uint64_t timer_generation = 0;
+};
+
+struct DeviceState {
+  caf::actor connection;
+  std::string token_hash;
+  uint64_t cursor = 0;  // highest useq acknowledged
+  uint64_t sent = 0;    // highest useq pushed; cursor <= sent <= head
+  Clock::time_point oldest_unacked_at;
+  int64_t retries = 0;
+  bool retry_timer_armed = false;
+  uint64_t retry_generation = 0;
+  bool closing = false;  // ACK timeout hit: no more pushes
+  uint64_t next_cseq = 1;
+  ReorderQueue reorder;
+};
+
+// Who waits for the send_ack of a cid whose write is in flight.
+struct AckWaiter {
+  std::string device;
+  std::optional<std::string> rid;
+};
+
+struct CommitOutcome {
+  bool ok = false;
+  std::string cid;
+  UserId peer = 0;
+  DedupRecord answer;
+  uint64_t own_useq = 0;
+  std::string own_text;
+  uint64_t peer_useq = 0;
+  std::string peer_text;
+};
+
+struct UserState {
+  static inline const char* name = "user";
+
+  Context* ctx = nullptr;
+  UserId user = 0;
+  uint64_t head = 0;  // newest durable useq
+  std::deque<std::pair<uint64_t, SharedText>> recent;  // contiguous tail of the inbox
+  std::map<std::string, DeviceState> devices;          // connected devices only
+  std::unordered_map<std::string, DedupRecord> dedup;  // recently answered cids
+  std::unordered_map<std::string, std::vector<AckWaiter>> in_flight;  // cid -> waiters
+  uint64_t idle_generation = 0;
+
+  ~UserState() {
+    if (ctx) ctx->counters.actors_user--;
+  }
+};
+
+using UserSelf = caf::stateful_actor<UserState>;
+
+// Delivery (user_delivery.cpp).
+void note_appended(UserSelf* self, uint64_t useq, SharedText text);
+void pump(UserSelf* self, const std::string& device);
+void pump_all(UserSelf* self);
+void on_ack(UserSelf* self, const std::string& device, uint64_t useq);
+void on_retry_tick(UserSelf* self, const std::string& device, uint64_t generation);
+void persist_device(UserSelf* self, const std::string& device);
+
+// Sending (user_send.cpp).
+void on_send(UserSelf* self, SendCommand cmd);
+void on_reorder_tick(UserSelf* self, const std::string& device, uint64_t generation);
+void on_committed(UserSelf* self, const CommitOutcomePtr& outcome);
+
+// Sends a frame (canonical JSON) to one device's connection.
+void send_to_device(UserSelf* self, const std::string& device, const nlohmann::json& frame);
+
+}  // namespace im

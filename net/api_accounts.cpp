@@ -1,0 +1,108 @@
+// Accounts over HTTP (PROTOCOL.md section 3): register, login, logout, me, users, healthz.
+
+#include "net/http_api.hpp"
+#include "protocol/codec.hpp"
+
+namespace im::net {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Reads {username, password} from the body; answers 400 itself and returns false when it can't.
+bool read_credentials(RouteContext& ctx, std::string& username, std::string& password) {
+  auto body = json::parse(ctx.req.body(), nullptr, false);
+  if (!is_valid_utf8(ctx.req.body()) || body.is_discarded() || !body.is_object()) {
+    ctx.reply(error_response(ctx.req, Error::bad_request, "body must be a JSON object"));
+    return false;
+  }
+  auto u = body.find("username"), p = body.find("password");
+  if (u == body.end() || p == body.end() || !u->is_string() || !p->is_string()) {
+    ctx.reply(error_response(ctx.req, Error::invalid, "username and password must be strings"));
+    return false;
+  }
+  username = u->get<std::string>();
+  password = p->get<std::string>();
+  return true;
+}
+
+void post_register(RouteContext& ctx) {
+  std::string username, password;
+  if (!read_credentials(ctx, username, password)) return;
+  if (!valid_username(username) || !valid_password(password)) {
+    ctx.reply(error_response(ctx.req, Error::invalid,
+                             "username: 3-32 of [A-Za-z0-9_.-]; password: 8-128 bytes"));
+    return;
+  }
+  // Argon2id takes a while by design: off the I/O thread.
+  asio::post(ctx.state->blocking, [state = ctx.state, req = ctx.req, reply = ctx.reply, username, password] {
+    auto result = state->accounts.register_user(username, password);
+    if (result.error) {
+      reply(error_response(req, *result.error,
+                           *result.error == Error::username_taken ? "username is taken" : "cannot register"));
+      return;
+    }
+    spdlog::info("registered user {} ({})", result.user, username);
+    reply(json_response(req, http::status::created, json{{"user", result.user}}));
+  });
+}
+
+void post_login(RouteContext& ctx) {
+  std::string username, password;
+  if (!read_credentials(ctx, username, password)) return;
+  asio::post(ctx.state->blocking, [state = ctx.state, req = ctx.req, reply = ctx.reply, username, password] {
+    auto result = state->accounts.login(username, password);
+    if (result.error) {
+      reply(error_response(req, *result.error, "wrong username or password"));
+      return;
+    }
+    reply(json_response(req, http::status::ok,
+                        json{{"token", result.token}, {"user", result.user}, {"expires_in", result.expires_in_s}}));
+  });
+}
+
+void post_logout(RouteContext& ctx) {
+  std::string token;
+  auto who = bearer_user(*ctx.state, ctx.req, &token);
+  if (!who) return ctx.reply(error_response(ctx.req, Error::unauthorized, "missing or invalid token"));
+  ctx.state->accounts.revoke(token);
+  ctx.state->runtime.token_revoked(who->user, who->token_hash);
+  ctx.reply(empty_response(ctx.req, http::status::no_content));
+}
+
+void get_me(RouteContext& ctx) {
+  auto who = bearer_user(*ctx.state, ctx.req);
+  if (!who) return ctx.reply(error_response(ctx.req, Error::unauthorized, "missing or invalid token"));
+  auto name = ctx.state->accounts.username_of(who->user);
+  ctx.reply(json_response(ctx.req, http::status::ok, json{{"user", who->user}, {"username", name.value_or("")}}));
+}
+
+void get_user(RouteContext& ctx, const std::string& id_text) {
+  if (!bearer_user(*ctx.state, ctx.req))
+    return ctx.reply(error_response(ctx.req, Error::unauthorized, "missing or invalid token"));
+  auto id = parse_decimal_u64(id_text);
+  auto name = id ? ctx.state->accounts.username_of(*id) : std::nullopt;
+  if (!name) return ctx.reply(error_response(ctx.req, Error::not_found, "no such user"));
+  ctx.reply(json_response(ctx.req, http::status::ok,
+                          json{{"user", *id}, {"username", *name}, {"online", ctx.state->runtime.online(*id)}}));
+}
+
+}  // namespace
+
+bool route_accounts(RouteContext& ctx) {
+  const auto& p = ctx.path;
+  auto method = ctx.req.method();
+  if (p.size() == 1 && p[0] == "healthz" && method == http::verb::get) {
+    ctx.reply(json_response(ctx.req, http::status::ok, json{{"status", "ok"}}));
+    return true;
+  }
+  if (p.size() < 2 || p[0] != "api") return false;
+  if (p.size() == 2 && p[1] == "register" && method == http::verb::post) return post_register(ctx), true;
+  if (p.size() == 2 && p[1] == "login" && method == http::verb::post) return post_login(ctx), true;
+  if (p.size() == 2 && p[1] == "logout" && method == http::verb::post) return post_logout(ctx), true;
+  if (p.size() == 2 && p[1] == "me" && method == http::verb::get) return get_me(ctx), true;
+  if (p.size() == 3 && p[1] == "users" && method == http::verb::get) return get_user(ctx, p[2]), true;
+  return false;
+}
+
+}  // namespace im::net

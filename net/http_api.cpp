@@ -1,0 +1,89 @@
+#include "net/http_api.hpp"
+
+namespace im::net {
+
+using json = nlohmann::json;
+
+std::uint64_t body_limit_for(const ServerOptions& options, beast::string_view target) {
+  if (target.substr(0, 10) == "/api/files") return static_cast<std::uint64_t>(options.max_file_bytes);
+  return static_cast<std::uint64_t>(options.max_http_body_bytes);
+}
+
+Response json_response(const Request& req, http::status status, const json& body) {
+  Response res{status, req.version() ? req.version() : 11};
+  res.set(http::field::server, "imserver");
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = body.dump();
+  return res;
+}
+
+Response error_response(const Request& req, http::status status, const std::string& code,
+                        const std::string& message) {
+  return json_response(req, status, json{{"error", {{"code", code}, {"message", message}}}});
+}
+
+Response error_response(const Request& req, Error error, const std::string& message) {
+  return error_response(req, static_cast<http::status>(http_status(error)), std::string(to_string(error)),
+                        message);
+}
+
+Response empty_response(const Request& req, http::status status) {
+  Response res{status, req.version() ? req.version() : 11};
+  res.set(http::field::server, "imserver");
+  res.keep_alive(req.keep_alive());
+  return res;
+}
+
+std::vector<std::string> path_segments(beast::string_view target) {
+  auto path = target.substr(0, target.find('?'));
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    if (slash == beast::string_view::npos) slash = path.size();
+    if (slash > start) out.emplace_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return out;
+}
+
+std::optional<std::string> query_param(beast::string_view target, const std::string& name) {
+  auto q = target.find('?');
+  if (q == beast::string_view::npos) return std::nullopt;
+  auto query = target.substr(q + 1);
+  size_t start = 0;
+  while (start < query.size()) {
+    auto amp = query.find('&', start);
+    if (amp == beast::string_view::npos) amp = query.size();
+    auto pair = query.substr(start, amp - start);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name)
+      return std::string(eq == beast::string_view::npos ? beast::string_view() : pair.substr(eq + 1));
+    start = amp + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<TokenInfo> bearer_user(SharedState& state, const Request& req, std::string* token) {
+  auto header = req[http::field::authorization];
+  constexpr beast::string_view kBearer = "Bearer ";
+  if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) return std::nullopt;
+  std::string value(header.substr(kBearer.size()));
+  if (token) *token = value;
+  return state.accounts.authenticate(value);
+}
+
+void handle_http(std::shared_ptr<SharedState> state, Request req, std::string peer, HttpReply reply) {
+  auto path = path_segments(req.target());
+  RouteContext ctx{state, req, path, peer, reply};
+  try {
+    if (route_accounts(ctx) || route_metrics(ctx)) return;
+    reply(error_response(req, http::status::not_found, "not_found", "no such route"));
+  } catch (const std::exception& e) {
+    spdlog::error("http {} {}: {}", std::string(req.method_string()), std::string(req.target()), e.what());
+    reply(error_response(req, Error::internal, "internal error"));
+  }
+}
+
+}  // namespace im::net

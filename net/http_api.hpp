@@ -1,0 +1,53 @@
+#pragma once
+// The HTTP API (PROTOCOL.md section 3) as a function from request to response. Handlers that
+// block (password hashing) run on the shared blocking pool; every handler answers through
+// `reply` exactly once, from any thread.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "net/net_common.hpp"
+#include "net/shared_state.hpp"
+#include "protocol/errors.hpp"
+
+namespace im::net {
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+using HttpReply = std::function<void(Response)>;
+
+// Largest body the route may receive: files get max_file_bytes, JSON gets max_http_body_bytes.
+std::uint64_t body_limit_for(const ServerOptions& options, beast::string_view target);
+
+Response json_response(const Request& req, http::status status, const nlohmann::json& body);
+Response error_response(const Request& req, http::status status, const std::string& code,
+                        const std::string& message);
+Response error_response(const Request& req, Error error, const std::string& message);
+Response empty_response(const Request& req, http::status status);
+
+void handle_http(std::shared_ptr<SharedState> state, Request req, std::string peer, HttpReply reply);
+
+// A request's path split at '/', without the query string: "/api/users/7" -> {"api","users","7"}.
+std::vector<std::string> path_segments(beast::string_view target);
+// The value of `name` in the query string, if present.
+std::optional<std::string> query_param(beast::string_view target, const std::string& name);
+
+// The bearer token's user, or nullopt (the caller answers 401).
+std::optional<TokenInfo> bearer_user(SharedState& state, const Request& req, std::string* token = nullptr);
+
+// Route groups, each in its own file.
+struct RouteContext {
+  std::shared_ptr<SharedState> state;
+  Request& req;
+  const std::vector<std::string>& path;
+  const std::string& peer;
+  HttpReply& reply;
+};
+bool route_accounts(RouteContext& ctx);  // returns false when the path is not one of its routes
+bool route_metrics(RouteContext& ctx);
+
+}  // namespace im::net

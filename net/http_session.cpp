@@ -1,0 +1,138 @@
+// An HTTP/1.1 connection with keep-alive: reads a request (header first, so the body limit can
+// depend on the route), answers it through the API, and hands WebSocket upgrades at /ws over.
+
+#include "net/http_api.hpp"
+#include "net/sessions.hpp"
+
+namespace im::net {
+
+namespace {
+
+template <class Stream>
+class HttpSession final : public Closable, public std::enable_shared_from_this<HttpSession<Stream>> {
+ public:
+  HttpSession(std::shared_ptr<SharedState> state, Stream stream, beast::flat_buffer buffer)
+      : state_(std::move(state)), stream_(std::move(stream)), buffer_(std::move(buffer)) {}
+
+  ~HttpSession() override {
+    if (joined_) state_->leave(this);
+  }
+
+  void run() {
+    state_->join(this);
+    joined_ = true;
+    do_read();
+  }
+
+  void close_for_shutdown() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      beast::error_code ignored;
+      lowest_socket(self->stream_).shutdown(tcp::socket::shutdown_both, ignored);
+    });
+  }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(16 * 1024);
+    // Beast checks Content-Length against the limit while parsing the header, before we know the
+    // route: allow the largest here and apply the route's own limit in on_header.
+    parser_->body_limit(std::max(body_limit_for(state_->options, "/api/files"),
+                                 body_limit_for(state_->options, "/")));
+    beast::get_lowest_layer(stream_).expires_after(
+        std::chrono::milliseconds(state_->options.http_timeout_ms));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&HttpSession::on_header, this->shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_error(ec);
+    auto& req = parser_->get();
+    if (websocket::is_upgrade(req)) {
+      if (req.target() != "/ws") {
+        reply(error_response(req, http::status::not_found, "not_found", "WebSocket lives at /ws"));
+        return;
+      }
+      beast::get_lowest_layer(stream_).expires_never();
+      state_->leave(this);
+      joined_ = false;
+      start_websocket(state_, std::move(stream_), parser_->release());
+      return;
+    }
+    auto limit = body_limit_for(state_->options, req.target());
+    if (parser_->content_length() && *parser_->content_length() > limit) return on_error(http::error::body_limit);
+    parser_->body_limit(limit);  // for chunked bodies
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::on_body, this->shared_from_this()));
+  }
+
+  void on_body(beast::error_code ec, std::size_t) {
+    if (ec) return on_error(ec);
+    auto req = parser_->release();
+    auto self = this->shared_from_this();
+    auto executor = stream_.get_executor();
+    handle_http(state_, std::move(req), peer_address(lowest_socket(stream_)),
+                [self, executor](http::response<http::string_body> res) {
+                  asio::post(executor, [self, res = std::move(res)]() mutable { self->reply(std::move(res)); });
+                });
+  }
+
+  void on_error(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      auto res = error_response(parser_->get(), http::status::payload_too_large, "too_large",
+                                "request body is too large");
+      res.keep_alive(false);
+      return reply(std::move(res));
+    }
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset)
+      return shutdown();
+    if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+      http::request<http::string_body> none;
+      auto res = error_response(none, http::status::bad_request, "bad_request", "malformed HTTP request");
+      res.keep_alive(false);
+      return reply(std::move(res));
+    }
+    fail(ec, "http read");
+    shutdown();
+  }
+
+  void reply(http::response<http::string_body> res) {
+    res.prepare_payload();
+    auto response = std::make_shared<http::response<http::string_body>>(std::move(res));
+    beast::get_lowest_layer(stream_).expires_after(
+        std::chrono::milliseconds(state_->options.http_timeout_ms));
+    http::async_write(stream_, *response,
+                      [self = this->shared_from_this(), response](beast::error_code ec, std::size_t) {
+                        if (ec) {
+                          fail(ec, "http write");
+                          return self->shutdown();
+                        }
+                        if (!response->keep_alive() || self->state_->stopping) return self->shutdown();
+                        self->do_read();
+                      });
+  }
+
+  void shutdown() {
+    beast::error_code ignored;
+    lowest_socket(stream_).shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  std::shared_ptr<SharedState> state_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool joined_ = false;
+};
+
+}  // namespace
+
+template <class Stream>
+void start_http(std::shared_ptr<SharedState> state, Stream stream, beast::flat_buffer buffer) {
+  std::make_shared<HttpSession<Stream>>(std::move(state), std::move(stream), std::move(buffer))->run();
+}
+
+template void start_http<PlainStream>(std::shared_ptr<SharedState>, PlainStream, beast::flat_buffer);
+template void start_http<TlsStream>(std::shared_ptr<SharedState>, TlsStream, beast::flat_buffer);
+
+}  // namespace im::net

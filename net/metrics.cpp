@@ -1,0 +1,48 @@
+// GET /metrics in Prometheus text format: the runtime's counters and gauges.
+
+#include "net/http_api.hpp"
+
+namespace im::net {
+
+namespace {
+
+void line(std::string& out, const char* name, const char* type, const char* help, uint64_t value) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+  out.append(name).append(" ").append(std::to_string(value)).append("\n");
+}
+
+}  // namespace
+
+bool route_metrics(RouteContext& ctx) {
+  if (ctx.path.size() != 1 || ctx.path[0] != "metrics" || ctx.req.method() != http::verb::get) return false;
+  auto& c = ctx.state->runtime.counters();
+  std::string out;
+  line(out, "imserver_connections_open", "gauge", "Open client connections (WebSocket and raw TCP).", c.connections_open);
+  line(out, "imserver_connections_authenticated", "gauge", "Authenticated connections.", c.connections_authed);
+  line(out, "imserver_auth_failures_total", "counter", "Failed auth attempts.", c.auth_failures);
+  line(out, "imserver_frames_in_total", "counter", "Client frames received.", c.frames_in);
+  line(out, "imserver_frames_out_total", "counter", "Server frames sent.", c.frames_out);
+  line(out, "imserver_bytes_in_total", "counter", "Client frame bytes received.", c.bytes_in);
+  line(out, "imserver_bytes_out_total", "counter", "Server frame bytes sent.", c.bytes_out);
+  line(out, "imserver_messages_accepted_total", "counter", "Messages stored and acknowledged.", c.messages_accepted);
+  line(out, "imserver_deliveries_total", "counter", "Inbox events pushed to devices.", c.deliveries);
+  line(out, "imserver_retransmits_total", "counter", "Inbox events pushed again after an ACK timeout.", c.retransmits);
+  line(out, "imserver_ack_timeouts_total", "counter", "Connections closed with 4008.", c.ack_timeouts);
+  line(out, "imserver_dedup_hits_total", "counter", "Sends answered from the dedup record.", c.dedup_hits);
+  line(out, "imserver_reorder_holds_total", "counter", "Sends held back for an earlier cseq.", c.reorder_holds);
+  line(out, "imserver_inbox_appends_total", "counter", "Inbox events appended.", c.inbox_appends);
+  line(out, "imserver_accept_fd_exhausted_total", "counter", "Accept failures for lack of file descriptors.", c.accept_fd_exhausted);
+  out.append("# HELP imserver_actors Live actors by kind.\n# TYPE imserver_actors gauge\n");
+  out.append("imserver_actors{kind=\"connection\"} ").append(std::to_string(c.actors_connection.load())).append("\n");
+  out.append("imserver_actors{kind=\"user\"} ").append(std::to_string(c.actors_user.load())).append("\n");
+  out.append("imserver_actors{kind=\"group\"} ").append(std::to_string(c.actors_group.load())).append("\n");
+  Response res{http::status::ok, ctx.req.version()};
+  res.set(http::field::content_type, "text/plain; version=0.0.4");
+  res.keep_alive(ctx.req.keep_alive());
+  res.body() = std::move(out);
+  ctx.reply(std::move(res));
+  return true;
+}
+
+}  // namespace im::net

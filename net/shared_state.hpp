@@ -1,0 +1,67 @@
+#pragma once
+// What every session of one server shares (Beast chat-multi's shared_state): options, the
+// runtime, accounts, the TLS context, a pool for blocking work, and the set of live sessions so
+// that shutdown can close them all.
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <unordered_set>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "actors/runtime.hpp"
+#include "net/net_common.hpp"
+#include "protocol/options.hpp"
+#include "store/accounts.hpp"
+
+namespace im::net {
+
+// A session that the server can close at shutdown.
+class Closable {
+ public:
+  virtual ~Closable() = default;
+  virtual void close_for_shutdown() = 0;
+};
+
+class SharedState {
+ public:
+  SharedState(const ServerOptions& options, Runtime& runtime, Accounts& accounts, Store& store)
+      : options(options), runtime(runtime), accounts(accounts), store(store), blocking(2) {}
+
+  const ServerOptions options;
+  Runtime& runtime;
+  Accounts& accounts;
+  Store& store;
+  std::unique_ptr<ssl::context> tls;  // set when a certificate is configured
+  asio::thread_pool blocking;         // password hashing and other slow work
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::atomic<bool> stopping{false};
+
+  void join(Closable* session) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sessions_.insert(session);
+  }
+  void leave(Closable* session) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sessions_.erase(session);
+    if (sessions_.empty()) drained_.notify_all();
+  }
+  void close_all() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto* s : sessions_) s->close_for_shutdown();
+  }
+  // Waits until every session left or the timeout passed.
+  bool wait_drained(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return drained_.wait_for(lock, timeout, [this] { return sessions_.empty(); });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable drained_;
+  std::unordered_set<Closable*> sessions_;
+};
+
+}  // namespace im::net

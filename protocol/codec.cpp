@@ -1,0 +1,97 @@
+#include "protocol/codec.hpp"
+
+namespace im {
+
+bool is_valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c < 0x80) { ++p; continue; }
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
+    else return false;
+    if (static_cast<size_t>(end - p) <= n) return false;
+    for (size_t i = 1; i <= n; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)) return false;
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+Decoded decode_frame(std::string_view bytes, Encoding encoding) {
+  Decoded out;
+  if (encoding == Encoding::json) {
+    if (!is_valid_utf8(bytes)) {
+      out.message = "frame is not valid UTF-8";
+      return out;
+    }
+    out.value = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    if (out.value.is_discarded()) {
+      out.message = "frame is not valid JSON";
+      return out;
+    }
+  } else {
+    out.value = nlohmann::json::from_msgpack(bytes.begin(), bytes.end(), true, false);
+    if (out.value.is_discarded()) {
+      out.message = "frame is not valid MessagePack";
+      return out;
+    }
+    // MessagePack strings may carry any bytes; JSON (our canonical form) must be UTF-8.
+    try {
+      (void)out.value.dump();
+    } catch (const nlohmann::json::exception&) {
+      out.message = "frame has a string that is not valid UTF-8";
+      return out;
+    }
+  }
+  if (!out.value.is_object()) {
+    out.status = DecodeStatus::not_object;
+    out.message = "frame is not a JSON object";
+    return out;
+  }
+  auto type = out.value.find("type");
+  if (type == out.value.end() || !type->is_string()) {
+    out.status = DecodeStatus::missing_type;
+    out.message = "frame has no string field \"type\"";
+    return out;
+  }
+  out.status = DecodeStatus::ok;
+  return out;
+}
+
+std::string encode_frame(const nlohmann::json& frame, Encoding encoding) {
+  if (encoding == Encoding::json) return frame.dump();
+  auto bytes = nlohmann::json::to_msgpack(frame);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+std::string transcode_json_text(const std::string& json_text, Encoding encoding) {
+  if (encoding == Encoding::json) return json_text;
+  return encode_frame(nlohmann::json::parse(json_text), encoding);
+}
+
+bool read_u64(const nlohmann::json& object, const char* key, uint64_t& out) {
+  auto it = object.find(key);
+  if (it == object.end()) return false;
+  if (it->is_number_unsigned()) {
+    out = it->get<uint64_t>();
+    return true;
+  }
+  if (it->is_number_integer()) {
+    auto v = it->get<int64_t>();
+    if (v < 0) return false;
+    out = static_cast<uint64_t>(v);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace im

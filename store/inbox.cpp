@@ -1,0 +1,93 @@
+#include "store/inbox.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "store/keys.hpp"
+
+namespace im {
+
+using json = nlohmann::json;
+
+std::string inbox_event_text(const char* type, uint64_t useq, const std::string& members) {
+  std::string out;
+  out.reserve(members.size() + 48);
+  out.append("{\"type\":\"").append(type).append("\",\"useq\":").append(std::to_string(useq));
+  if (!members.empty()) out.append(",").append(members);
+  out.append("}");
+  return out;
+}
+
+uint64_t inbox_head(const Store& store, UserId user) {
+  return store.counter(keys::counter_inbox_head(user));
+}
+
+std::vector<InboxEvent> read_inbox(const Store& store, UserId user, uint64_t after, size_t limit) {
+  std::vector<InboxEvent> out;
+  if (limit == 0) return out;
+  store.scan(keys::inbox(user, after + 1), keys::prefix_end(keys::inbox_prefix(user)), false,
+             [&](std::string_view key, std::string_view value) {
+               InboxEvent e;
+               e.useq = keys::get_u64(key.substr(9));
+               e.text.assign(value);
+               out.push_back(std::move(e));
+               return out.size() < limit;
+             });
+  return out;
+}
+
+uint64_t inbox_oldest(const Store& store, UserId user) {
+  uint64_t oldest = 0;
+  store.scan(keys::inbox_prefix(user), keys::prefix_end(keys::inbox_prefix(user)), false,
+             [&](std::string_view key, std::string_view) {
+               oldest = keys::get_u64(key.substr(9));
+               return false;
+             });
+  return oldest;
+}
+
+DeviceRecord load_device(const Store& store, UserId user, const std::string& device) {
+  DeviceRecord r;
+  std::string value;
+  if (!store.get(keys::device(user, device), &value)) return r;
+  auto j = json::parse(value, nullptr, false);
+  if (j.is_discarded()) return r;
+  r.known = true;
+  r.cursor = j.value("cursor", uint64_t{0});
+  r.next_cseq = j.value("next_cseq", uint64_t{1});
+  return r;
+}
+
+void put_device(Txn& txn, UserId user, const std::string& device, const DeviceRecord& r) {
+  txn.put(keys::device(user, device), json{{"cursor", r.cursor}, {"next_cseq", r.next_cseq}}.dump());
+}
+
+std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std::string& cid,
+                                      int64_t now) {
+  std::string value;
+  if (!store.get(keys::dedup(user, cid), &value)) return std::nullopt;
+  auto j = json::parse(value, nullptr, false);
+  if (j.is_discarded() || j.value("expires_ms", int64_t{0}) <= now) return std::nullopt;
+  DedupRecord r;
+  r.conv = j.value("conv", std::string());
+  r.seq = j.value("seq", uint64_t{0});
+  r.ts = j.value("ts", int64_t{0});
+  return r;
+}
+
+void put_dedup(Txn& txn, UserId user, const std::string& cid, const DedupRecord& r,
+               int64_t expires_ms) {
+  txn.put(keys::dedup(user, cid),
+          json{{"conv", r.conv}, {"seq", r.seq}, {"ts", r.ts}, {"expires_ms", expires_ms}}.dump());
+}
+
+uint64_t append_inbox(Txn& txn, UserId user, const char* type, const std::string& members,
+                      uint64_t max_events, std::string* text_out) {
+  uint64_t useq = txn.next(keys::counter_inbox_head(user));
+  std::string text = inbox_event_text(type, useq, members);
+  txn.put(keys::inbox(user, useq), text);
+  if (max_events > 0 && useq > max_events) txn.del(keys::inbox(user, useq - max_events));
+  if (text_out) *text_out = std::move(text);
+  return useq;
+}
+
+}  // namespace im

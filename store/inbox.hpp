@@ -1,0 +1,59 @@
+#pragma once
+// Inbox, device and dedup records of one user (PROTOCOL.md sections 5 and 6), over Store.
+// Reads are plain functions; writes are helpers used inside a Store::commit build function so
+// that a message, its inbox entries and its dedup record land in one atomic write.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/ids.hpp"
+#include "store/store.hpp"
+
+namespace im {
+
+struct InboxEvent {
+  uint64_t useq = 0;
+  std::string text;  // the event frame as JSON text, with its useq
+};
+
+// What a device left behind: the highest useq it acknowledged and the next cseq expected.
+struct DeviceRecord {
+  bool known = false;
+  uint64_t cursor = 0;
+  uint64_t next_cseq = 1;
+};
+
+// The answer a send got, kept so a resend with the same cid gets the identical send_ack.
+struct DedupRecord {
+  std::string conv;
+  uint64_t seq = 0;
+  int64_t ts = 0;
+};
+
+// Builds an inbox event's text: {"type":TYPE,"useq":USEQ,<members>}. `members` is the rest of the
+// object without braces, serialized once and shared by every recipient.
+std::string inbox_event_text(const char* type, uint64_t useq, const std::string& members);
+
+uint64_t inbox_head(const Store& store, UserId user);
+// Events with useq in (after, after + limit], ascending.
+std::vector<InboxEvent> read_inbox(const Store& store, UserId user, uint64_t after, size_t limit);
+// The oldest useq still kept (0 when the inbox is empty).
+uint64_t inbox_oldest(const Store& store, UserId user);
+
+DeviceRecord load_device(const Store& store, UserId user, const std::string& device);
+void put_device(Txn& txn, UserId user, const std::string& device, const DeviceRecord& record);
+
+// The record of `cid` if present and younger than its retention.
+std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std::string& cid,
+                                      int64_t now_ms);
+void put_dedup(Txn& txn, UserId user, const std::string& cid, const DedupRecord& record,
+               int64_t expires_ms);
+
+// Appends an event to `user`'s inbox within `txn` and returns its useq. Keeps at most
+// `max_events` events: the one that falls out of the window is deleted in the same write.
+uint64_t append_inbox(Txn& txn, UserId user, const char* type, const std::string& members,
+                      uint64_t max_events, std::string* text_out);
+
+}  // namespace im

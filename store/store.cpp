@@ -1,0 +1,241 @@
+#include "store/store.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <leveldb/db.h>
+#include <leveldb/write_batch.h>
+
+#include "store/keys.hpp"
+
+namespace im {
+
+namespace {
+
+std::string encode_u64(uint64_t v) {
+  std::string s;
+  keys::put_u64(s, v);
+  return s;
+}
+
+// Counter values that a group of writes has handed out but not yet made durable.
+using CounterOverlay = std::unordered_map<std::string, uint64_t>;
+
+class LevelStore;
+
+class BatchTxn final : public Txn {
+ public:
+  BatchTxn(LevelStore& store, CounterOverlay& pending, leveldb::WriteBatch& batch)
+      : store_(store), pending_(pending), batch_(batch) {}
+  uint64_t next(const std::string& key) override;
+  uint64_t peek(const std::string& key) override;
+  void put(std::string_view k, std::string_view v) override {
+    batch_.Put(leveldb::Slice(k.data(), k.size()), leveldb::Slice(v.data(), v.size()));
+  }
+  void del(std::string_view k) override { batch_.Delete(leveldb::Slice(k.data(), k.size())); }
+  bool get(std::string_view key, std::string* value) override;
+
+ private:
+  LevelStore& store_;
+  CounterOverlay& pending_;
+  leveldb::WriteBatch& batch_;
+};
+
+class LevelStore final : public Store {
+ public:
+  LevelStore(std::unique_ptr<leveldb::DB> db, bool fsync) : db_(std::move(db)), fsync_(fsync) {
+    if (fsync_) committer_ = std::thread([this] { run_committer(); });
+  }
+  ~LevelStore() override { flush(); }
+
+  bool get(std::string_view key, std::string* value) const override {
+    std::string out;
+    auto s = db_->Get(leveldb::ReadOptions(), leveldb::Slice(key.data(), key.size()), &out);
+    if (!s.ok()) return false;
+    *value = std::move(out);
+    return true;
+  }
+
+  void scan(std::string_view from, std::string_view to, bool reverse,
+            const std::function<bool(std::string_view, std::string_view)>& visit) const override {
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    leveldb::Slice lo(from.data(), from.size()), hi(to.data(), to.size());
+    auto in_range = [&](const leveldb::Slice& k) {
+      return k.compare(lo) >= 0 && (to.empty() || k.compare(hi) < 0);
+    };
+    if (!reverse) {
+      for (it->Seek(lo); it->Valid() && in_range(it->key()); it->Next())
+        if (!visit(sv(it->key()), sv(it->value()))) return;
+      return;
+    }
+    if (to.empty()) it->SeekToLast();
+    else {
+      it->Seek(hi);
+      if (it->Valid()) it->Prev();
+      else it->SeekToLast();
+    }
+    for (; it->Valid() && in_range(it->key()); it->Prev())
+      if (!visit(sv(it->key()), sv(it->value()))) return;
+  }
+
+  void commit(Build build, Done done) override {
+    if (fsync_) {
+      {
+        std::lock_guard<std::mutex> lock(queue_mutex_);
+        queue_.push_back({std::move(build), std::move(done)});
+      }
+      queue_cv_.notify_one();
+      return;
+    }
+    bool ok;
+    {
+      std::lock_guard<std::mutex> lock(write_mutex_);
+      CounterOverlay pending;
+      leveldb::WriteBatch batch;
+      BatchTxn txn(*this, pending, batch);
+      build(txn);
+      ok = db_->Write(leveldb::WriteOptions(), &batch).ok();
+      if (ok) publish(pending);
+    }
+    if (done) done(ok);
+  }
+
+  uint64_t counter(const std::string& key) const override {
+    std::lock_guard<std::mutex> lock(counters_mutex_);
+    auto it = counters_.find(key);
+    if (it != counters_.end()) return it->second;
+    return load_counter(key);
+  }
+
+  uint64_t approximate_bytes() const override {
+    uint64_t size = 0;
+    leveldb::Range all("", std::string(32, '\xFF'));
+    db_->GetApproximateSizes(&all, 1, &size);
+    return size;
+  }
+
+  void flush() override {
+    if (committer_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(queue_mutex_);
+        stopping_ = true;
+      }
+      queue_cv_.notify_one();
+      committer_.join();
+    }
+  }
+
+  // The durable (or, during a write, just-published) value of a counter, loading it on first use.
+  uint64_t current_counter(const std::string& key) {
+    std::lock_guard<std::mutex> lock(counters_mutex_);
+    auto it = counters_.find(key);
+    if (it != counters_.end()) return it->second;
+    auto v = load_counter(key);
+    counters_.emplace(key, v);
+    return v;
+  }
+
+ private:
+  struct Pending {
+    Build build;
+    Done done;
+  };
+
+  static std::string_view sv(const leveldb::Slice& s) { return {s.data(), s.size()}; }
+
+  uint64_t load_counter(const std::string& key) const {
+    std::string value;
+    auto s = db_->Get(leveldb::ReadOptions(), key, &value);
+    return s.ok() && value.size() == 8 ? keys::get_u64(value) : 0;
+  }
+
+  void publish(const CounterOverlay& pending) {
+    std::lock_guard<std::mutex> lock(counters_mutex_);
+    for (const auto& [k, v] : pending) counters_[k] = v;
+  }
+
+  // Group commit: every write queued while the previous fsync ran goes into one batch and one
+  // fsync, so the cost of durability is shared instead of paid per message.
+  void run_committer() {
+    for (;;) {
+      std::deque<Pending> work;
+      {
+        std::unique_lock<std::mutex> lock(queue_mutex_);
+        queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty() && stopping_) return;
+        work.swap(queue_);
+      }
+      CounterOverlay pending;
+      leveldb::WriteBatch batch;
+      bool ok;
+      {
+        std::lock_guard<std::mutex> lock(write_mutex_);
+        for (auto& p : work) {
+          BatchTxn txn(*this, pending, batch);
+          p.build(txn);
+        }
+        leveldb::WriteOptions options;
+        options.sync = true;
+        ok = db_->Write(options, &batch).ok();
+        if (ok) publish(pending);
+      }
+      for (auto& p : work)
+        if (p.done) p.done(ok);
+    }
+  }
+
+  std::unique_ptr<leveldb::DB> db_;
+  bool fsync_;
+  std::mutex write_mutex_;  // one writer at a time: counters are handed out in write order
+  mutable std::mutex counters_mutex_;
+  std::unordered_map<std::string, uint64_t> counters_;
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::thread committer_;
+};
+
+uint64_t BatchTxn::next(const std::string& key) {
+  uint64_t v = peek(key) + 1;
+  pending_[key] = v;
+  batch_.Put(key, encode_u64(v));
+  return v;
+}
+
+bool BatchTxn::get(std::string_view key, std::string* value) { return store_.get(key, value); }
+
+uint64_t BatchTxn::peek(const std::string& key) {
+  auto it = pending_.find(key);
+  if (it != pending_.end()) return it->second;
+  return store_.current_counter(key);
+}
+
+}  // namespace
+
+bool Store::commit_and_wait(Build build) {
+  auto result = std::make_shared<std::promise<bool>>();
+  auto future = result->get_future();
+  commit(std::move(build), [result](bool ok) { result->set_value(ok); });
+  return future.get();
+}
+
+std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string* error) {
+  leveldb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.write_buffer_size = 16 << 20;
+  leveldb::DB* raw = nullptr;
+  auto s = leveldb::DB::Open(db_options, options.path, &raw);
+  if (!s.ok()) {
+    if (error) *error = s.ToString();
+    return nullptr;
+  }
+  return std::make_unique<LevelStore>(std::unique_ptr<leveldb::DB>(raw), options.fsync);
+}
+
+}  // namespace im

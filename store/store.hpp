@@ -1,0 +1,76 @@
+#pragma once
+// The only door to LevelDB. A small interface in the spirit of leveldb/db.h: reads are direct and
+// thread-safe; every write is a transaction that may also hand out sequence numbers, so that
+// allocating a number and persisting what uses it are one atomic step (no gaps after a crash).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace im {
+
+// A write in progress. Valid only inside the build function given to Store::commit.
+class Txn {
+ public:
+  virtual ~Txn() = default;
+  // Returns the counter's next value (last + 1) and records it in this write. A counter that
+  // was never used starts at 1. Values handed out by a write that fails are handed out again.
+  virtual uint64_t next(const std::string& counter_key) = 0;
+  // The counter's current value as this write sees it (0 if never used).
+  virtual uint64_t peek(const std::string& counter_key) = 0;
+  virtual void put(std::string_view key, std::string_view value) = 0;
+  virtual void del(std::string_view key) = 0;
+  // Reads the committed database (not this write's own puts); as Store::get.
+  virtual bool get(std::string_view key, std::string* value) = 0;
+};
+
+struct StoreOptions {
+  std::string path;
+  // true: every commit is on disk (fsync'd) before its done callback runs, by group commit on a
+  // dedicated thread. false: a commit survives a process crash (kill -9) but not power loss.
+  bool fsync = false;
+};
+
+class Store {
+ public:
+  using Build = std::function<void(Txn&)>;
+  using Done = std::function<void(bool ok)>;
+
+  virtual ~Store() = default;
+
+  // Opens (creating if missing) the database at options.path. On failure returns null and
+  // sets *error.
+  static std::unique_ptr<Store> open(const StoreOptions& options, std::string* error);
+
+  // If the database holds `key`, stores its value in *value and returns true. If there is no
+  // entry for key, leaves *value unchanged and returns false.
+  virtual bool get(std::string_view key, std::string* value) const = 0;
+
+  // Calls visit(key, value) for keys in [from, to) in ascending order (descending when
+  // `reverse`), until visit returns false. An empty `to` means no upper bound.
+  virtual void scan(std::string_view from, std::string_view to, bool reverse,
+                    const std::function<bool(std::string_view, std::string_view)>& visit) const = 0;
+
+  // Runs `build` with exclusive access to the counters, writes what it put atomically, then calls
+  // done(ok). Without fsync all of it happens on the calling thread before commit returns; with
+  // fsync, on the commit thread, after the fsync that covers it. `build` must be quick, must not
+  // call the store, and must only touch state it owns (it may run on another thread).
+  virtual void commit(Build build, Done done) = 0;
+
+  // commit() that blocks until the write is durable and returns whether it succeeded. Only for
+  // threads that may block (never an I/O or actor thread).
+  bool commit_and_wait(Build build);
+
+  // The counter's last durable value (0 if never used).
+  virtual uint64_t counter(const std::string& counter_key) const = 0;
+
+  // Approximate bytes on disk.
+  virtual uint64_t approximate_bytes() const = 0;
+
+  // Writes buffered data and stops the commit thread. Called once, at shutdown.
+  virtual void flush() = 0;
+};
+
+}  // namespace im

@@ -1,0 +1,36 @@
+#pragma once
+// The real imserver binary as a child process, for tests of flags, signals and crashes.
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "client/endpoint.hpp"
+
+namespace imtest {
+
+class ServerProcess {
+ public:
+  // Starts `imserver --port P --bind 127.0.0.1 --data-dir DIR <args...>` on a free port and
+  // waits (up to 10 s) until GET /healthz answers 200. Throws if it exits or never gets ready.
+  ServerProcess(const std::string& data_dir, std::vector<std::string> args);
+  ~ServerProcess();  // SIGKILL if still running
+
+  imclient::Endpoint endpoint;
+  pid_t pid() const { return pid_; }
+
+  // Sends `signal` and waits for the exit; returns the exit status (or 128 + signal).
+  int stop(int signal);
+  // Where the child's stdout and stderr went.
+  std::string log() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::string log_path_;
+};
+
+// A TCP port that was free a moment ago.
+uint16_t free_port();
+
+}  // namespace imtest

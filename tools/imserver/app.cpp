@@ -1,0 +1,48 @@
+#include "app.hpp"
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "actors/runtime.hpp"
+#include "net/server.hpp"
+#include "store/accounts.hpp"
+#include "store/store.hpp"
+
+namespace im {
+
+struct App::Parts {
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Accounts> accounts;
+  std::unique_ptr<Runtime> runtime;
+  std::unique_ptr<Server> server;
+};
+
+App::App(ServerOptions options) : options_(std::move(options)) {}
+
+App::~App() { stop(); }
+
+uint16_t App::start() {
+  if (!init_crypto()) throw std::runtime_error("libsodium failed to initialize");
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  parts_ = std::make_unique<Parts>();
+  std::string error;
+  parts_->store = Store::open({options_.data_dir + "/db", options_.fsync}, &error);
+  if (!parts_->store) throw std::runtime_error("cannot open the store in " + options_.data_dir + ": " + error);
+  parts_->accounts = std::make_unique<Accounts>(*parts_->store, options_.password_hash_cost, options_.token_ttl_s);
+  parts_->runtime = std::make_unique<Runtime>(options_, *parts_->store, *parts_->accounts);
+  parts_->server = std::make_unique<Server>(options_, *parts_->runtime, *parts_->accounts, *parts_->store);
+  return parts_->server->start();
+}
+
+void App::stop() {
+  if (!parts_) return;
+  if (parts_->server) parts_->server->stop();
+  if (parts_->runtime) parts_->runtime->shutdown();
+  parts_->server.reset();
+  parts_->runtime.reset();
+  if (parts_->store) parts_->store->flush();
+  parts_.reset();
+}
+
+}  // namespace im

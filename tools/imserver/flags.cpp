@@ -1,0 +1,175 @@
+#include "flags.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <variant>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+namespace im {
+
+namespace {
+
+using json = nlohmann::json;
+
+// One tunable: its flag name (without dashes), where it goes, the smallest value it accepts.
+struct Flag {
+  const char* name;
+  std::variant<int64_t*, int*, std::string*, bool*> target;
+  const char* help;
+  int64_t min = 0;
+};
+
+std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
+  return {
+      {"auth-timeout-ms", &o.auth_timeout_ms, "close with 4002 when no valid auth arrives in this time", 1},
+      {"auth-reminder-ms", &o.auth_reminder_ms, "resend auth_required this often", 1},
+      {"heartbeat-ms", &o.heartbeat_ms, "heartbeat interval announced in auth_ok", 1},
+      {"idle-timeout-ms", &o.idle_timeout_ms, "close with 4003 after this long without a frame (0: 3 x heartbeat, the default)", 0},
+      {"ack-timeout-ms", &o.ack_timeout_ms, "resend an unacknowledged push after this long", 1},
+      {"max-retries", &o.max_retries, "resends before closing with 4008", 0},
+      {"ack-window", &o.ack_window, "unacknowledged pushes per device", 1},
+      {"reorder-ms", &o.reorder_ms, "how long an early cseq is held", 1},
+      {"recall-window-ms", &o.recall_window_ms, "how long a sender may recall a message", 0},
+      {"max-devices", &o.max_devices, "connected devices per user", 1},
+      {"max-body-bytes", &o.max_body_bytes, "largest message body (serialized)", 2},
+      {"max-file-bytes", &o.max_file_bytes, "largest uploaded file", 1},
+      {"max-frame-bytes", &o.max_frame_bytes, "largest WebSocket message or raw TCP frame", 16},
+      {"max-http-body-bytes", &o.max_http_body_bytes, "largest JSON request body", 16},
+      {"dedup-retention-s", &o.dedup_retention_s, "how long a cid is remembered", 1},
+      {"inbox-retention-days", &o.inbox_retention_days, "inbox events older than this may be dropped", 1},
+      {"inbox-max-events", &o.inbox_max_events, "events kept per inbox", 1},
+      {"token-ttl-s", &o.token_ttl_s, "token lifetime", 1},
+      {"rate-sends-per-s", &o.rate_sends_per_s, "sends per second per connection (bursts of twice that; 0: no limit)", 0},
+      {"rate-frames-per-s", &o.rate_frames_per_s, "frames per second per connection (bursts of twice that; 0: no limit)", 0},
+      {"password-hash-cost", &hash_cost, "interactive (default), moderate or min", 0},
+      {"port", &o.port, "TCP port (0 picks a free one)", 0},
+      {"bind", &o.bind, "address to listen on", 0},
+      {"data-dir", &o.data_dir, "where the LevelDB store and files live", 0},
+      {"admin-token", &o.admin_token, "admin API token (or IMSERVER_ADMIN_TOKEN); without one the admin API is off", 0},
+      {"admin-bind", &o.admin_bind, "the only client address the admin routes answer (0.0.0.0: any)", 0},
+      {"tls-cert", &o.tls_cert, "PEM certificate chain; with --tls-key turns TLS on", 0},
+      {"tls-key", &o.tls_key, "PEM private key", 0},
+      {"fsync", &o.fsync, "make every acknowledged write survive power loss (group commit)", 0},
+      {"log-level", &o.log_level, "trace, debug, info, warn or error", 0},
+      {"http-timeout-ms", &o.http_timeout_ms, "an HTTP request must arrive within this time", 1},
+      {"io-threads", &o.io_threads, "network threads", 1},
+      {"actor-threads", &o.actor_threads, "actor scheduler threads", 1},
+      {"send-queue-frames", &o.send_queue_frames, "frames queued per connection before a slow client is dropped", 1},
+      {"user-idle-ms", &o.user_idle_ms, "how long a user actor without devices stays in memory", 1},
+  };
+}
+
+// Applies one config-file value; returns an error message or "".
+std::string apply_json(const Flag& flag, const json& value) {
+  std::string name = flag.name;
+  return std::visit(
+      [&](auto* target) -> std::string {
+        using T = std::remove_pointer_t<decltype(target)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          if (!value.is_string()) return "config key \"" + name + "\" must be a string";
+          *target = value.get<std::string>();
+        } else if constexpr (std::is_same_v<T, bool>) {
+          if (!value.is_boolean()) return "config key \"" + name + "\" must be true or false";
+          *target = value.get<bool>();
+        } else {
+          if (!value.is_number_integer()) return "config key \"" + name + "\" must be an integer";
+          *target = static_cast<T>(value.get<int64_t>());
+        }
+        return "";
+      },
+      flag.target);
+}
+
+std::string check_min(const Flag& flag) {
+  return std::visit(
+      [&](auto* target) -> std::string {
+        using T = std::remove_pointer_t<decltype(target)>;
+        if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, int>) {
+          if (static_cast<int64_t>(*target) < flag.min)
+            return std::string("--") + flag.name + " must be at least " + std::to_string(flag.min);
+        }
+        return "";
+      },
+      flag.target);
+}
+
+}  // namespace
+
+FlagsResult parse_flags(int argc, char** argv, ServerOptions& o) {
+  FlagsResult result;
+  std::string hash_cost = "interactive";
+  std::string config_file;
+  auto table = flag_table(o, hash_cost);
+  CLI::App app{"imserver: instant-messaging server (WebSocket, raw TCP and HTTP on one port)"};
+  app.set_version_flag("--version", "imserver 0.1.0");
+  std::map<std::string, CLI::Option*> given;
+  for (auto& flag : table) {
+    std::string name = std::string("--") + flag.name;
+    std::visit(
+        [&](auto* target) {
+          using T = std::remove_pointer_t<decltype(target)>;
+          if constexpr (std::is_same_v<T, bool>) given[flag.name] = app.add_flag(name, *target, flag.help);
+          else given[flag.name] = app.add_option(name, *target, flag.help)->capture_default_str();
+        },
+        flag.target);
+  }
+  app.add_option("--config", config_file, "JSON file with the same names as keys; flags win");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    result.outcome = FlagsResult::Outcome::exit_ok;
+    result.message = app.help();
+    return result;
+  } catch (const CLI::CallForVersion&) {
+    result.outcome = FlagsResult::Outcome::exit_ok;
+    result.message = "imserver 0.1.0";
+    return result;
+  } catch (const CLI::ParseError& e) {
+    result.outcome = FlagsResult::Outcome::exit_error;
+    result.message = e.what();
+    return result;
+  }
+  auto error = [&](std::string message) {
+    result.outcome = FlagsResult::Outcome::exit_error;
+    result.message = std::move(message);
+    return result;
+  };
+  if (!config_file.empty()) {
+    std::ifstream in(config_file);
+    if (!in) return error("--config: cannot read " + config_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto config = json::parse(text.str(), nullptr, false);
+    if (config.is_discarded() || !config.is_object())
+      return error("--config: " + config_file + " is not a JSON object");
+    for (auto& [key, value] : config.items()) {
+      std::string name = key;
+      std::replace(name.begin(), name.end(), '_', '-');
+      auto flag = std::find_if(table.begin(), table.end(), [&](const Flag& f) { return name == f.name; });
+      if (flag == table.end()) return error("--config: unknown key \"" + key + "\"");
+      if (given[flag->name]->count() > 0) continue;  // the flag wins
+      if (auto problem = apply_json(*flag, value); !problem.empty()) return error("--config: " + problem);
+    }
+  }
+  for (auto& flag : table)
+    if (auto problem = check_min(flag); !problem.empty()) return error(problem);
+  if (hash_cost == "interactive") o.password_hash_cost = PasswordHashCost::interactive;
+  else if (hash_cost == "moderate") o.password_hash_cost = PasswordHashCost::moderate;
+  else if (hash_cost == "min") o.password_hash_cost = PasswordHashCost::min;
+  else return error("--password-hash-cost must be interactive, moderate or min, not \"" + hash_cost + "\"");
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
+  if (std::find(std::begin(levels), std::end(levels), o.log_level) == std::end(levels))
+    return error("--log-level must be trace, debug, info, warn or error, not \"" + o.log_level + "\"");
+  if (o.tls_cert.empty() != o.tls_key.empty()) return error("--tls-cert and --tls-key go together");
+  if (o.port > 65535) return error("--port must be at most 65535");
+  if (o.admin_token.empty()) {
+    if (const char* env = std::getenv("IMSERVER_ADMIN_TOKEN")) o.admin_token = env;
+  }
+  return result;
+}
+
+}  // namespace im
