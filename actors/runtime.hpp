@@ -8,6 +8,7 @@
 #include <string>
 
 #include "actors/context.hpp"
+#include "actors/inbox_writer.hpp"
 #include "actors/session.hpp"
 
 namespace im {
@@ -43,6 +44,11 @@ class Runtime {
   void token_revoked(UserId user, const std::string& token_hash);
 
   bool online(UserId user) const;
+
+  // Appends inbox events atomically and pushes them to the users' online devices.
+  void append_events(std::vector<InboxAppend> appends, AppendDone done = {}) {
+    im::append_events(*context_, std::move(appends), std::move(done));
+  }
   Context& context() { return *context_; }
   Counters& counters() { return counters_; }
 
