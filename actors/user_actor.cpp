@@ -108,9 +108,7 @@ caf::behavior user_actor(UserSelf* self, Context* ctx, UserId user) {
         on_reorder_tick(self, device, generation);
       },
       [=](inbound_atom, const std::string& device, const SharedText& frame_text) {
-        auto frame = nlohmann::json::parse(*frame_text);
-        send_to_device(self, device,
-                       frames::error(Error::bad_request, "not supported yet", request_rid(frame)));
+        on_client_request(self, device, frame_text);
       },
       [=](logout_atom, const std::string& token_hash) {
         for (auto& [name, dev] : self->state.devices)

@@ -85,6 +85,14 @@ void on_send(UserSelf* self, SendCommand cmd);
 void on_reorder_tick(UserSelf* self, const std::string& device, uint64_t generation);
 void on_committed(UserSelf* self, const CommitOutcomePtr& outcome);
 
+// Client requests of section 7 (user_requests.cpp dispatches; one file per feature).
+void on_client_request(UserSelf* self, const std::string& device, const SharedText& frame_text);
+void on_read(UserSelf* self, const std::string& device, const ReadRequest& req, const std::optional<std::string>& rid);
+void on_recall(UserSelf* self, const std::string& device, const RecallRequest& req,
+               const std::optional<std::string>& rid);
+void on_typing(UserSelf* self, const std::string& device, const TypingRequest& req,
+               const std::optional<std::string>& rid);
+
 // Sends a frame (canonical JSON) to one device's connection.
 void send_to_device(UserSelf* self, const std::string& device, const nlohmann::json& frame);
 
