@@ -6,6 +6,7 @@
 
 #include "actors/context.hpp"
 #include "actors/directory.hpp"
+#include "actors/inspect.hpp"
 #include "actors/messages.hpp"
 #include "actors/rate_limiter.hpp"
 #include "protocol/frames.hpp"
@@ -47,8 +48,12 @@ struct ConnectionState {
   TokenBucket frames{0, 0};
   TokenBucket sends{0, 0};
 
+  ConnectionStats stats;  // for the admin API
+  caf::actor_id self_id = 0;
+
   ~ConnectionState() {
     if (ctx) {
+      ctx->directory.connections().leave(self_id);
       ctx->counters.actors_connection--;
       ctx->counters.connections_open--;
       if (counted_authed) ctx->counters.connections_authed--;
@@ -71,6 +76,8 @@ void send_json(Self* self, const nlohmann::json& frame) {
   auto bytes = std::make_shared<const std::string>(encode_frame(frame, st.encoding));
   st.ctx->counters.frames_out++;
   st.ctx->counters.bytes_out += bytes->size();
+  st.stats.frames_out++;
+  st.stats.bytes_out += bytes->size();
   session->send_frame(std::move(bytes), st.encoding == Encoding::msgpack);
 }
 
@@ -83,6 +90,8 @@ void send_text(Self* self, const SharedText& text) {
                          : std::make_shared<const std::string>(transcode_json_text(*text, st.encoding));
   st.ctx->counters.frames_out++;
   st.ctx->counters.bytes_out += bytes->size();
+  st.stats.frames_out++;
+  st.stats.bytes_out += bytes->size();
   session->send_frame(std::move(bytes), st.encoding == Encoding::msgpack);
 }
 
@@ -297,6 +306,10 @@ caf::behavior connection_actor(Self* self, Context* ctx, std::weak_ptr<Session> 
                          2.0 * static_cast<double>(ctx->options.rate_sends_per_s));
   ctx->counters.actors_connection++;
   ctx->counters.connections_open++;
+  st.self_id = self->id();
+  ctx->directory.connections().join(caf::actor_cast<caf::actor>(self));
+  st.stats.since_ms =
+      wall_ms() - std::chrono::duration_cast<milliseconds>(Clock::now() - accepted).count();
   if (announce) {
     st.reminders_started = true;
     send_json(self, frames::auth_required(ms_until_deadline(self)));
@@ -307,6 +320,8 @@ caf::behavior connection_actor(Self* self, Context* ctx, std::weak_ptr<Session> 
         auto& st = self->state;
         st.ctx->counters.frames_in++;
         st.ctx->counters.bytes_in += in.bytes;
+        st.stats.frames_in++;
+        st.stats.bytes_in += in.bytes;
         st.last_activity = Clock::now();
         if (!st.frames.try_take(st.last_activity)) {
           if (st.phase != Phase::closing)
@@ -350,6 +365,12 @@ caf::behavior connection_actor(Self* self, Context* ctx, std::weak_ptr<Session> 
       },
       [=](close_atom, int code, const std::string& reason) { close_with(self, code, reason); },
       [=](shutdown_atom) { close_with(self, close_code::going_away, "server shutting down"); },
+      [=](inspect_atom) -> std::string {
+        auto& st = self->state;
+        static const char* phases[] = {"open", "authenticating", "authenticated", "closing"};
+        return connection_snapshot(ConnectionFacts{st.info, st.stats, phases[static_cast<int>(st.phase)],
+                                                   st.user, st.device, st.encoding});
+      },
       [=](closed_atom) {
         auto& st = self->state;
         if (st.user_actor && (st.phase == Phase::authenticated || st.phase == Phase::closing ||

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "actors/latency_histogram.hpp"
 #include "protocol/options.hpp"
 #include "store/accounts.hpp"
 #include "store/store.hpp"
@@ -37,6 +38,11 @@ struct Counters {
   std::atomic<uint64_t> actors_user{0};
   std::atomic<uint64_t> actors_group{0};
   std::atomic<uint64_t> accept_fd_exhausted{0};
+  // Operations (issue 5): refusals by the limits, and latencies.
+  std::atomic<uint64_t> connections_rejected_per_ip{0};
+  std::atomic<uint64_t> login_rate_limited{0};
+  LatencyHistogram store_write;  // one LevelDB write (batch), observed by the store
+  LatencyHistogram send_ack;     // a send applied -> its send_ack queued (durable in between)
 };
 
 struct Context {

@@ -1,7 +1,10 @@
 #include "actors/directory.hpp"
 
+#include <algorithm>
+
 #include "actors/context.hpp"
 #include "actors/user_actor.hpp"
+#include "actors/group_actor.hpp"
 #include "actors/messages.hpp"
 
 namespace im {
@@ -25,6 +28,40 @@ void Directory::remove_user(UserId user, const caf::actor_addr& self) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = users_.find(user);
   if (it != users_.end() && it->second.address() == self) users_.erase(it);
+}
+
+caf::actor Directory::group(GroupId group) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = groups_.find(group);
+  if (it != groups_.end()) return it->second;
+  auto actor = spawn_group_actor(*context_, group);
+  groups_.emplace(group, actor);
+  return actor;
+}
+
+caf::actor Directory::find_group(GroupId group) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = groups_.find(group);
+  return it == groups_.end() ? caf::actor() : it->second;
+}
+
+void Directory::remove_group(GroupId group, const caf::actor_addr& self) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = groups_.find(group);
+  if (it != groups_.end() && it->second.address() == self) groups_.erase(it);
+}
+
+std::vector<caf::actor> Directory::all_groups() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<caf::actor> out;
+  out.reserve(groups_.size());
+  for (const auto& [id, actor] : groups_) out.push_back(actor);
+  return out;
+}
+
+size_t Directory::live_groups() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return groups_.size();
 }
 
 void Directory::set_online_devices(UserId user, size_t devices) {
@@ -54,6 +91,17 @@ std::vector<caf::actor> Directory::all_users() const {
   std::vector<caf::actor> out;
   out.reserve(users_.size());
   for (const auto& [id, actor] : users_) out.push_back(actor);
+  return out;
+}
+
+std::vector<UserId> Directory::online_users() const {
+  std::vector<UserId> out;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    out.reserve(online_.size());
+    for (const auto& [id, devices] : online_) out.push_back(id);
+  }
+  std::sort(out.begin(), out.end());
   return out;
 }
 

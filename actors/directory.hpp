@@ -8,6 +8,7 @@
 
 #include <caf/actor.hpp>
 
+#include "actors/connection_registry.hpp"
 #include "protocol/ids.hpp"
 
 namespace im {
@@ -25,6 +26,16 @@ class Directory {
   // Called by a user actor that passivates. Only removes the entry if it is still `self`.
   void remove_user(UserId user, const caf::actor_addr& self);
 
+  // The group's actor, spawned if it is not live (it answers no_such_group for unknown groups).
+  caf::actor group(GroupId group);
+  // The group's actor if it is live; an invalid handle otherwise.
+  caf::actor find_group(GroupId group) const;
+  // Called by a group actor that passivates. Only removes the entry if it is still `self`.
+  void remove_group(GroupId group, const caf::actor_addr& self);
+  // Every live group actor, for shutdown.
+  std::vector<caf::actor> all_groups() const;
+  size_t live_groups() const;
+
   // How many devices the user has connected (kept by the user actor).
   void set_online_devices(UserId user, size_t devices);
   size_t online_devices(UserId user) const;
@@ -33,12 +44,19 @@ class Directory {
 
   // Every live user actor, for shutdown and admin fan-outs.
   std::vector<caf::actor> all_users() const;
+  // Users with at least one connected device, ascending (admin notices to everyone online).
+  std::vector<UserId> online_users() const;
+
+  // Every live connection actor (admin API).
+  ConnectionRegistry& connections() { return connections_; }
 
  private:
   Context* context_ = nullptr;
   mutable std::mutex mutex_;
   std::unordered_map<UserId, caf::actor> users_;
   std::unordered_map<UserId, size_t> online_;
+  std::unordered_map<GroupId, caf::actor> groups_;
+  ConnectionRegistry connections_;
 };
 
 }  // namespace im

@@ -37,6 +37,13 @@ using reorder_tick_atom = caf::atom_constant<caf::atom("reordtick")>;
 using idle_check_atom = caf::atom_constant<caf::atom("idlecheck")>;
 using logout_atom = caf::atom_constant<caf::atom("logout")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+// (live_push_atom, SharedText frame JSON) to a user actor: send this not-stored frame (presence,
+// typing) to every connected device; dropped when none is connected.
+using live_push_atom = caf::atom_constant<caf::atom("livepush")>;
+// Admin API (actors/inspect.cpp). (inspect_atom) -> std::string, a JSON snapshot, to connection and
+// user actors; (admin_kick_atom, device) -> uint64_t kicked, to a user actor ("" = every device).
+using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
+using admin_kick_atom = caf::atom_constant<caf::atom("adminkick")>;
 
 using SharedText = std::shared_ptr<const std::string>;
 

@@ -42,9 +42,16 @@ Runtime::Runtime(const ServerOptions& options, Store& store, Accounts& accounts)
     : impl_(std::make_unique<Impl>(options)) {
   context_.reset(new Context{options, store, accounts, impl_->directory, counters_, impl_->system});
   impl_->directory.bind(context_.get());
+  // LevelDB write latency for /metrics; removed before the counters go away.
+  store.set_write_observer([counters = &counters_](std::chrono::microseconds elapsed) {
+    counters->store_write.observe(elapsed);
+  });
 }
 
-Runtime::~Runtime() { shutdown(); }
+Runtime::~Runtime() {
+  shutdown();
+  context_->store.set_write_observer({});
+}
 
 std::unique_ptr<ConnectionLink> Runtime::open_connection(std::weak_ptr<Session> session,
                                                          SessionInfo info,
@@ -67,6 +74,9 @@ void Runtime::shutdown() {
   for (auto& actor : impl_->directory.all_users()) caf::anon_send(actor, shutdown_atom::value);
   // Idle user actors wait for their passivation timer; stop them now.
   for (auto& actor : impl_->directory.all_users())
+    caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  // Group actors too: an idle one would otherwise wait for its passivation timer.
+  for (auto& actor : impl_->directory.all_groups())
     caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   impl_->system.await_all_actors_done();
 }

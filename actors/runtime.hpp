@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/context.hpp"
 #include "actors/inbox_writer.hpp"
@@ -45,11 +47,32 @@ class Runtime {
 
   bool online(UserId user) const;
 
-  // Appends inbox events atomically and pushes them to the users' online devices.
-  void append_events(std::vector<InboxAppend> appends, AppendDone done = {}) {
-    im::append_events(*context_, std::move(appends), std::move(done));
+  // Appends inbox events atomically and pushes them to the users' online devices. `extra`
+  // (optional) adds more puts to the same atomic write (a record change and its events as one).
+  void append_events(std::vector<InboxAppend> appends, AppendDone done = {},
+                     std::function<void(Txn&)> extra = {}) {
+    im::append_events(*context_, std::move(appends), std::move(done), std::move(extra));
   }
   Context& context() { return *context_; }
+
+  // Admin API (PROTOCOL.md section 8, actors/admin_bridge.cpp): the actors' own live answers,
+  // gathered by a short-lived actor, each request bounded by `timeout`. `done` runs once, on an
+  // actor thread (or at once on the caller's when there is nothing to ask); never blocks.
+  // Snapshots are JSON texts (actors/inspect.hpp); an actor that does not answer in time is
+  // left out.
+  using SnapshotsDone = std::function<void(std::vector<std::string> snapshots)>;
+  void inspect_connections(std::chrono::milliseconds timeout, SnapshotsDone done);
+  void inspect_live_users(std::chrono::milliseconds timeout, SnapshotsDone done);
+  // One snapshot if the user's actor is live, none otherwise.
+  void inspect_user(UserId user, std::chrono::milliseconds timeout, SnapshotsDone done);
+  // One snapshot if the group's actor is live, none otherwise (its state is then all on disk).
+  void inspect_group(GroupId group, std::chrono::milliseconds timeout, SnapshotsDone done);
+  // `kicked` (reason admin) and 4004 to the user's connection of `device` ("" = all of them).
+  void kick_user(UserId user, const std::string& device, std::chrono::milliseconds timeout,
+                 std::function<void(uint64_t kicked)> done);
+  size_t connection_count() const;
+  size_t users_online() const;
+  std::vector<UserId> online_users() const;
   Counters& counters() { return counters_; }
 
   // Stops every actor; sessions must be closed first. Blocks until the actors are gone.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/directory.hpp"
+#include "actors/inspect.hpp"
 #include "actors/user_state.hpp"
 #include "protocol/frames.hpp"
 
@@ -25,6 +26,7 @@ AttachReply attach(UserSelf* self, AttachRequest& req) {
     reply.error = Error::too_many_devices;
     return reply;
   }
+  bool was_online = !st.devices.empty();
   DeviceRecord record;
   if (existing != st.devices.end()) {
     // Same device again: the new connection replaces the old one.
@@ -41,6 +43,8 @@ AttachReply attach(UserSelf* self, AttachRequest& req) {
   if (cursor < st.head) {
     auto oldest = inbox_oldest(st.ctx->store, st.user);
     reply.gap = oldest == 0 || oldest > cursor + 1;
+    // Delivery resumes at the oldest event kept, even if older ones are still cached in memory.
+    if (reply.gap) cursor = oldest == 0 ? st.head : oldest - 1;
   }
   DeviceState dev;
   dev.connection = req.connection;
@@ -52,6 +56,7 @@ AttachReply attach(UserSelf* self, AttachRequest& req) {
   reply.useq = st.head;
   reply.next_cseq = record.next_cseq;
   st.ctx->directory.set_online_devices(st.user, st.devices.size());
+  if (!was_online) announce_presence(self, true);  // the first device (user_presence.cpp)
   if (!record.known) persist_device(self, req.device);
   ++st.idle_generation;  // cancels a pending passivation
   // Pushes start after the reply is on its way, so auth_ok reaches the client first.
@@ -66,7 +71,10 @@ void detach(UserSelf* self, const std::string& device, const caf::actor& connect
   persist_device(self, device);
   st.devices.erase(it);
   st.ctx->directory.set_online_devices(st.user, st.devices.size());
-  if (st.devices.empty()) schedule_passivation(self);
+  if (st.devices.empty()) {
+    announce_presence(self, false);  // the last device (user_presence.cpp)
+    schedule_passivation(self);
+  }
 }
 
 caf::behavior user_actor(UserSelf* self, Context* ctx, UserId user) {
@@ -107,6 +115,7 @@ caf::behavior user_actor(UserSelf* self, Context* ctx, UserId user) {
       [=](reorder_tick_atom, const std::string& device, uint64_t generation) {
         on_reorder_tick(self, device, generation);
       },
+      [=](live_push_atom, const SharedText& frame_text) { on_live_push(self, frame_text); },
       [=](inbound_atom, const std::string& device, const SharedText& frame_text) {
         on_client_request(self, device, frame_text);
       },
@@ -120,6 +129,8 @@ caf::behavior user_actor(UserSelf* self, Context* ctx, UserId user) {
         st.ctx->directory.remove_user(st.user, self->address());
         self->quit();
       },
+      [=](inspect_atom) -> std::string { return user_snapshot(self); },
+      [=](admin_kick_atom, const std::string& device) -> uint64_t { return admin_kick(self, device); },
       [=](shutdown_atom) {
         for (auto& [name, dev] : self->state.devices) persist_device(self, name);
         self->quit();

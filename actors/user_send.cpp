@@ -59,7 +59,9 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   auto now = now_ms();
   auto known = st.dedup.find(req.cid);
   std::optional<DedupRecord> answer;
-  if (known != st.dedup.end()) answer = known->second;
+  // The cache keeps answers no longer than the store does: ts is when the message was accepted.
+  if (known != st.dedup.end() && known->second.ts + st.ctx->options.dedup_retention_s * 1000 > now)
+    answer = known->second;
   else answer = find_dedup(st.ctx->store, st.user, req.cid, now);
   if (answer) {
     st.ctx->counters.dedup_hits++;
@@ -68,8 +70,8 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
     return;
   }
 
-  if (req.to.is_group) {
-    reply_error(self, device, Error::no_such_group, "no such group", cmd);
+  if (req.to.is_group) {  // the group actor writes it (user_group_send.cpp)
+    send_to_group(self, device, std::move(cmd), std::move(waiter));
     return;
   }
   UserId peer = req.to.id;
@@ -92,6 +94,7 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   auto outcome = std::make_shared<CommitOutcome>();
   outcome->cid = req.cid;
   outcome->peer = peer;
+  outcome->started = Clock::now();
   auto user = st.user;
   auto body = std::move(req.body_json);
   auto cid = req.cid;
@@ -208,6 +211,7 @@ void on_committed(UserSelf* self, const CommitOutcomePtr& outcome) {
   st.ctx->counters.inbox_appends += 2;
   remember_answer(st, outcome->cid, outcome->answer);
   for (auto& w : waiters) reply_ack(self, w, outcome->cid, outcome->answer);
+  st.ctx->counters.send_ack.observe(Clock::now() - outcome->started);
   note_appended(self, outcome->own_useq, std::make_shared<const std::string>(std::move(outcome->own_text)));
   pump_all(self);
   auto peer = st.ctx->directory.find_user(outcome->peer);

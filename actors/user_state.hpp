@@ -51,6 +51,7 @@ struct CommitOutcome {
   std::string own_text;
   uint64_t peer_useq = 0;
   std::string peer_text;
+  Clock::time_point started;  // when apply_send began the write: send->ack latency metric
 };
 
 struct UserState {
@@ -64,6 +65,14 @@ struct UserState {
   std::unordered_map<std::string, DedupRecord> dedup;  // recently answered cids
   std::unordered_map<std::string, std::vector<AckWaiter>> in_flight;  // cid -> waiters
   uint64_t idle_generation = 0;
+  // Read cursors of one-to-one conversations (user_read.cpp), by conv id, loaded on first use;
+  // this actor is their only writer, so the map is ahead of the store, never behind it.
+  std::unordered_map<std::string, uint64_t> read_cursors;
+  // One-to-one recalls written or being written, "conv/seq" (user_read.cpp): a second recall of
+  // the same message, even while the first is in flight, changes nothing.
+  std::unordered_map<std::string, bool> recalls_started;
+  // Typing forwarded per conversation (user_typing.cpp): when, for the one-per-interval limit.
+  std::unordered_map<std::string, Clock::time_point> typing_forwarded;
 
   ~UserState() {
     if (ctx) ctx->counters.actors_user--;
@@ -84,6 +93,9 @@ void persist_device(UserSelf* self, const std::string& device);
 void on_send(UserSelf* self, SendCommand cmd);
 void on_reorder_tick(UserSelf* self, const std::string& device, uint64_t generation);
 void on_committed(UserSelf* self, const CommitOutcomePtr& outcome);
+// A send to a group whose cseq turn has come and whose cid is new (user_group_send.cpp): the
+// group actor writes it; `waiter` and later resends of the cid wait in in_flight meanwhile.
+void send_to_group(UserSelf* self, const std::string& device, SendCommand cmd, AckWaiter waiter);
 
 // Client requests of section 7 (user_requests.cpp dispatches; one file per feature).
 void on_client_request(UserSelf* self, const std::string& device, const SharedText& frame_text);
@@ -92,6 +104,14 @@ void on_recall(UserSelf* self, const std::string& device, const RecallRequest& r
                const std::optional<std::string>& rid);
 void on_typing(UserSelf* self, const std::string& device, const TypingRequest& req,
                const std::optional<std::string>& rid);
+
+// Presence and other not-stored pushes (user_presence.cpp).
+// Tells the user's online friends that its first device connected (true) or its last left (false).
+void announce_presence(UserSelf* self, bool online);
+// Sends a not-stored frame to every connected device of this user.
+void on_live_push(UserSelf* self, const SharedText& frame_text);
+// Hands a not-stored frame to another user's live actor, if that user has a device online.
+void push_live(Context& ctx, UserId user, const SharedText& frame_text);
 
 // Sends a frame (canonical JSON) to one device's connection.
 void send_to_device(UserSelf* self, const std::string& device, const nlohmann::json& frame);

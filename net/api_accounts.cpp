@@ -2,6 +2,7 @@
 
 #include "net/http_api.hpp"
 #include "protocol/codec.hpp"
+#include "store/keys.hpp"
 
 namespace im::net {
 
@@ -50,9 +51,22 @@ void post_register(RouteContext& ctx) {
 void post_login(RouteContext& ctx) {
   std::string username, password;
   if (!read_credentials(ctx, username, password)) return;
-  asio::post(ctx.state->blocking, [state = ctx.state, req = ctx.req, reply = ctx.reply, username, password] {
+  // Brute force: too many failures for this username or from this address in the last minute
+  // get 429 before any password is checked (net/limits.hpp).
+  auto& opts = ctx.state->options;
+  if (ctx.state->login_failures_by_user.blocked(username, opts.login_attempts_per_min) ||
+      ctx.state->login_failures_by_address.blocked(ctx.peer, opts.login_attempts_per_min_per_ip)) {
+    ctx.state->runtime.counters().login_rate_limited++;
+    spdlog::info("login of '{}' from {} refused: too many failed attempts", username, ctx.peer);
+    return ctx.reply(error_response(ctx.req, Error::rate_limited, "too many failed logins; try again later"));
+  }
+  asio::post(ctx.state->blocking, [state = ctx.state, req = ctx.req, reply = ctx.reply, username, password,
+                                   peer = ctx.peer] {
     auto result = state->accounts.login(username, password);
     if (result.error) {
+      if (!state->login_failures_by_user.record_failure(username) ||
+          !state->login_failures_by_address.record_failure(peer))
+        spdlog::warn("login failure table full: started over");
       reply(error_response(req, *result.error, "wrong username or password"));
       return;
     }
@@ -87,6 +101,22 @@ void get_user(RouteContext& ctx, const std::string& id_text) {
                           json{{"user", *id}, {"username", *name}, {"online", ctx.state->runtime.online(*id)}}));
 }
 
+// GET /api/users?username=NAME: the web client starts a chat by username (exact match only, so it
+// cannot be used to list users).
+void get_user_by_name(RouteContext& ctx) {
+  if (!bearer_user(*ctx.state, ctx.req))
+    return ctx.reply(error_response(ctx.req, Error::unauthorized, "missing or invalid token"));
+  auto name = query_param(ctx.req.target(), "username");
+  if (!name || !valid_username(*name))
+    return ctx.reply(error_response(ctx.req, Error::invalid, "username query parameter required"));
+  std::string id;
+  if (!ctx.state->store.get(keys::username(*name), &id) || id.size() != 8)
+    return ctx.reply(error_response(ctx.req, Error::not_found, "no such user"));
+  auto user = keys::get_u64(id);
+  ctx.reply(json_response(ctx.req, http::status::ok,
+                          json{{"user", user}, {"username", *name}, {"online", ctx.state->runtime.online(user)}}));
+}
+
 }  // namespace
 
 bool route_accounts(RouteContext& ctx) {
@@ -102,6 +132,7 @@ bool route_accounts(RouteContext& ctx) {
   if (p.size() == 2 && p[1] == "logout" && method == http::verb::post) return post_logout(ctx), true;
   if (p.size() == 2 && p[1] == "me" && method == http::verb::get) return get_me(ctx), true;
   if (p.size() == 3 && p[1] == "users" && method == http::verb::get) return get_user(ctx, p[2]), true;
+  if (p.size() == 2 && p[1] == "users" && method == http::verb::get) return get_user_by_name(ctx), true;
   return false;
 }
 

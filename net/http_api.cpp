@@ -78,7 +78,10 @@ void handle_http(std::shared_ptr<SharedState> state, Request req, std::string pe
   auto path = path_segments(req.target());
   RouteContext ctx{state, req, path, peer, reply};
   try {
-    if (route_accounts(ctx) || route_metrics(ctx)) return;
+    if (route_accounts(ctx) || route_metrics(ctx) || route_social(ctx) || route_files(ctx)) return;
+    if (route_groups(ctx) || route_conversations(ctx)) return;
+    if (route_admin(ctx)) return;
+    if (route_static(ctx)) return;  // last: the web client never shadows a server route
     reply(error_response(req, http::status::not_found, "not_found", "no such route"));
   } catch (const std::exception& e) {
     spdlog::error("http {} {}: {}", std::string(req.method_string()), std::string(req.target()), e.what());

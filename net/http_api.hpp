@@ -49,5 +49,11 @@ struct RouteContext {
 };
 bool route_accounts(RouteContext& ctx);  // returns false when the path is not one of its routes
 bool route_metrics(RouteContext& ctx);
+bool route_social(RouteContext& ctx);  // friends and blocks
+bool route_files(RouteContext& ctx);   // upload and download
+bool route_admin(RouteContext& ctx);   // /admin/... (PROTOCOL.md section 8)
+bool route_groups(RouteContext& ctx);         // /api/groups...
+bool route_conversations(RouteContext& ctx);  // /api/conversations...
+bool route_static(RouteContext& ctx);  // the web client; must be tried last
 
 }  // namespace im::net

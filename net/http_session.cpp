@@ -53,6 +53,16 @@ class HttpSession final : public Closable, public std::enable_shared_from_this<H
         reply(error_response(req, http::status::not_found, "not_found", "WebSocket lives at /ws"));
         return;
       }
+      // --max-connections-per-ip: the WebSocket session leaves the count when it ends.
+      auto address = peer_address(lowest_socket(stream_));
+      if (!state_->connections_per_address.try_enter(address, state_->options.max_connections_per_ip)) {
+        state_->runtime.counters().connections_rejected_per_ip++;
+        spdlog::info("ws {}: refused, already {} connections from this address", address,
+                     state_->options.max_connections_per_ip);
+        auto res = error_response(req, Error::rate_limited, "too many connections from your address");
+        res.keep_alive(false);
+        return reply(std::move(res));
+      }
       beast::get_lowest_layer(stream_).expires_never();
       state_->leave(this);
       joined_ = false;
@@ -62,6 +72,20 @@ class HttpSession final : public Closable, public std::enable_shared_from_this<H
     auto limit = body_limit_for(state_->options, req.target());
     if (parser_->content_length() && *parser_->content_length() > limit) return on_error(http::error::body_limit);
     parser_->body_limit(limit);  // for chunked bodies
+    // A client that asked "Expect: 100-continue" (curl does for large uploads) waits for this
+    // before sending the body; Beast does not send it by itself.
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
+      http::async_write(stream_, *go_on, [self = this->shared_from_this(), go_on](beast::error_code ec, std::size_t) {
+        if (ec) return self->on_error(ec);
+        self->read_body();
+      });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&HttpSession::on_body, this->shared_from_this()));
   }
@@ -82,6 +106,7 @@ class HttpSession final : public Closable, public std::enable_shared_from_this<H
       auto res = error_response(parser_->get(), http::status::payload_too_large, "too_large",
                                 "request body is too large");
       res.keep_alive(false);
+      linger_ = true;  // the client may still be sending the body
       return reply(std::move(res));
     }
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
@@ -108,7 +133,11 @@ class HttpSession final : public Closable, public std::enable_shared_from_this<H
                           fail(ec, "http write");
                           return self->shutdown();
                         }
-                        if (!response->keep_alive() || self->state_->stopping) return self->shutdown();
+                        if (!response->keep_alive() || self->state_->stopping) {
+                          self->shutdown();
+                          if (self->linger_) self->drain();
+                          return;
+                        }
                         self->do_read();
                       });
   }
@@ -118,11 +147,27 @@ class HttpSession final : public Closable, public std::enable_shared_from_this<H
     lowest_socket(stream_).shutdown(tcp::socket::shutdown_send, ignored);
   }
 
+  // Lingering close after a 413: reads and drops what the client still sends, until it closes
+  // or http_timeout_ms passes. Closing with unread data would reset the connection, and a reset
+  // can destroy the 413 in the client's buffers before the client reads it.
+  void drain() {
+    if (discard_.empty()) {
+      discard_.resize(16 * 1024);
+      beast::get_lowest_layer(stream_).expires_after(
+          std::chrono::milliseconds(state_->options.http_timeout_ms));
+    }
+    stream_.async_read_some(asio::buffer(discard_), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (!ec) self->drain();
+    });
+  }
+
   std::shared_ptr<SharedState> state_;
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool joined_ = false;
+  bool linger_ = false;          // drain the request after the answer (see drain)
+  std::vector<char> discard_;    // drain's buffer
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 // GET /metrics in Prometheus text format: the runtime's counters and gauges.
 
+#include <cstdio>
+
 #include "net/http_api.hpp"
 
 namespace im::net {
@@ -10,6 +12,26 @@ void line(std::string& out, const char* name, const char* type, const char* help
   out.append("# HELP ").append(name).append(" ").append(help).append("\n");
   out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
   out.append(name).append(" ").append(std::to_string(value)).append("\n");
+}
+
+// A Prometheus histogram in seconds: cumulative buckets, +Inf, sum and count.
+void histogram(std::string& out, const char* name, const char* help, const LatencyHistogram& h) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" histogram\n");
+  uint64_t cumulative = 0;
+  char le[32];
+  for (size_t i = 0; i <= LatencyHistogram::kBoundsUs.size(); ++i) {
+    cumulative += h.bucket(i);
+    if (i < LatencyHistogram::kBoundsUs.size())
+      std::snprintf(le, sizeof le, "%g", static_cast<double>(LatencyHistogram::kBoundsUs[i]) / 1e6);
+    else
+      std::snprintf(le, sizeof le, "+Inf");
+    out.append(name).append("_bucket{le=\"").append(le).append("\"} ").append(std::to_string(cumulative)).append("\n");
+  }
+  char sum[64];
+  std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(h.sum_us()) / 1e6);
+  out.append(name).append("_sum ").append(sum).append("\n");
+  out.append(name).append("_count ").append(std::to_string(h.count())).append("\n");
 }
 
 }  // namespace
@@ -33,6 +55,10 @@ bool route_metrics(RouteContext& ctx) {
   line(out, "imserver_reorder_holds_total", "counter", "Sends held back for an earlier cseq.", c.reorder_holds);
   line(out, "imserver_inbox_appends_total", "counter", "Inbox events appended.", c.inbox_appends);
   line(out, "imserver_accept_fd_exhausted_total", "counter", "Accept failures for lack of file descriptors.", c.accept_fd_exhausted);
+  line(out, "imserver_connections_rejected_per_ip_total", "counter", "Connections refused by --max-connections-per-ip.", c.connections_rejected_per_ip);
+  line(out, "imserver_login_rate_limited_total", "counter", "Logins refused with 429 after too many failures.", c.login_rate_limited);
+  histogram(out, "imserver_store_write_seconds", "LevelDB write latency (one commit or group-commit batch, fsync included).", c.store_write);
+  histogram(out, "imserver_send_ack_seconds", "From a send being applied to its send_ack (the durable write in between).", c.send_ack);
   out.append("# HELP imserver_actors Live actors by kind.\n# TYPE imserver_actors gauge\n");
   out.append("imserver_actors{kind=\"connection\"} ").append(std::to_string(c.actors_connection.load())).append("\n");
   out.append("imserver_actors{kind=\"user\"} ").append(std::to_string(c.actors_user.load())).append("\n");

@@ -13,6 +13,8 @@ namespace im::net {
 namespace {
 
 constexpr int kTooSlowCloseCode = 1008;
+// Policy violation: the client's address already has --max-connections-per-ip connections.
+constexpr int kTooManyConnectionsCloseCode = 1008;
 
 template <class Stream>
 class RawSession final : public Session,
@@ -25,12 +27,21 @@ class RawSession final : public Session,
         buffer_(std::move(buffer)),
         queue_(static_cast<size_t>(state_->options.send_queue_frames)) {}
 
-  ~RawSession() override { state_->leave(this); }
+  ~RawSession() override {
+    if (counted_) state_->connections_per_address.leave(address_);
+    state_->leave(this);
+  }
 
   void run(Clock::time_point accepted) {
     state_->join(this);
     beast::get_lowest_layer(stream_).expires_never();
-    SessionInfo info{peer_address(lowest_socket(stream_)), is_tls<Stream>() ? "tls" : "tcp"};
+    address_ = peer_address(lowest_socket(stream_));
+    if (!state_->connections_per_address.try_enter(address_, state_->options.max_connections_per_ip)) {
+      refuse_too_many();
+      return;
+    }
+    counted_ = true;
+    SessionInfo info{address_, is_tls<Stream>() ? "tls" : "tcp"};
     link_ = state_->runtime.open_connection(this->weak_from_this(), std::move(info), accepted, false);
     read_prefix();
   }
@@ -130,8 +141,36 @@ class RawSession final : public Session,
     if (!writing_) write_next();
   }
 
+  // --max-connections-per-ip: an error frame, the close frame, then a lingering close (the
+  // client's unread auth frame would otherwise reset the connection and could destroy the close
+  // frame before the client reads it).
+  void refuse_too_many() {
+    state_->runtime.counters().connections_rejected_per_ip++;
+    spdlog::info("tcp {}: refused, already {} connections from this address", address_,
+                 state_->options.max_connections_per_ip);
+    refused_ = true;
+    auto error = frames::error(Error::rate_limited, "too many connections from your address").dump();
+    queue_.push({std::make_shared<const std::string>(length_prefixed(error)), false});
+    begin_close(kTooManyConnectionsCloseCode, "too many connections from your address");
+  }
+
+  void drain_then_close() {
+    auto room = buffer_.prepare(4096);
+    stream_.async_read_some(room, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (!ec) return self->drain_then_close();
+      beast::error_code ignored;
+      lowest_socket(self->stream_).close(ignored);
+    });
+  }
+
   void write_next() {
     if (queue_.empty()) {
+      if (closing_ && refused_) {
+        beast::error_code ignored;
+        lowest_socket(stream_).shutdown(tcp::socket::shutdown_send, ignored);
+        drain_then_close();
+        return;
+      }
       if (closing_) shutdown_socket();
       return;
     }
@@ -173,6 +212,9 @@ class RawSession final : public Session,
   beast::flat_buffer buffer_;
   OutboundQueue queue_;
   std::unique_ptr<ConnectionLink> link_;
+  std::string address_;
+  bool counted_ = false;  // counted in connections_per_address
+  bool refused_ = false;  // over --max-connections-per-ip
   bool writing_ = false;
   bool closing_ = false;
   bool finished_ = false;

@@ -12,6 +12,8 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "actors/runtime.hpp"
+#include "net/limits.hpp"
+#include "net/message_rate.hpp"
 #include "net/net_common.hpp"
 #include "protocol/options.hpp"
 #include "store/accounts.hpp"
@@ -38,6 +40,11 @@ class SharedState {
   asio::thread_pool blocking;         // password hashing and other slow work
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::atomic<bool> stopping{false};
+  // Operations (issue 5): per-source limits and the admin status rate.
+  ConnectionsPerAddress connections_per_address;  // live WebSocket/raw connections
+  FailureWindow login_failures_by_user;
+  FailureWindow login_failures_by_address;
+  MessageRate message_rate{started};
 
   void join(Closable* session) {
     std::lock_guard<std::mutex> lock(mutex_);

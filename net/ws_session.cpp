@@ -21,9 +21,14 @@ class WsSession final : public Session,
   WsSession(std::shared_ptr<SharedState> state, Stream stream)
       : state_(std::move(state)),
         ws_(std::move(stream)),
-        queue_(static_cast<size_t>(state_->options.send_queue_frames)) {}
+        queue_(static_cast<size_t>(state_->options.send_queue_frames)),
+        address_(peer_address(lowest_socket(ws_.next_layer()))) {}
 
-  ~WsSession() override { state_->leave(this); }
+  // Every WebSocket session was counted by the HTTP session that upgraded it (try_enter).
+  ~WsSession() override {
+    state_->connections_per_address.leave(address_);
+    state_->leave(this);
+  }
 
   void run(http::request<http::string_body> upgrade) {
     state_->join(this);
@@ -169,6 +174,7 @@ class WsSession final : public Session,
   beast::flat_buffer buffer_;
   OutboundQueue queue_;
   std::unique_ptr<ConnectionLink> link_;
+  std::string address_;  // counted in connections_per_address
   bool writing_ = false;
   bool closing_ = false;
   bool close_sent_ = false;

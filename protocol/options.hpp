@@ -35,6 +35,11 @@ struct ServerOptions {
   int64_t rate_sends_per_s = 100;
   int64_t rate_frames_per_s = 500;
   PasswordHashCost password_hash_cost = PasswordHashCost::interactive;
+  // Per-source limits (0: no limit). Live WebSocket/raw-TCP connections from one client address;
+  // failed logins per minute per username and per client address (brute force).
+  int64_t max_connections_per_ip = 1000;
+  int64_t login_attempts_per_min = 10;
+  int64_t login_attempts_per_min_per_ip = 100;
   // Process.
   int port = 8080;
   std::string bind = "127.0.0.1";
@@ -53,6 +58,17 @@ struct ServerOptions {
   int64_t send_queue_frames = 1024;
   // How long a user actor with no devices stays alive before it is passivated.
   int64_t user_idle_ms = 60000;
+  // Groups (PROTOCOL.md sections 3, 6, 7).
+  int64_t max_group_members = 5000;      // members of one group, the creator included
+  int64_t max_group_name_bytes = 128;    // a group name is 1 to this many bytes
+  int64_t group_idle_ms = 60000;         // how long an idle group actor stays in memory
+  int64_t group_timeout_ms = 10000;      // how long a user actor or HTTP handler waits for a group actor
+  int64_t read_count_interval_ms = 1000; // read_count pushes: at most one per message per interval
+  int64_t read_count_window = 256;       // read_count pushes cover the newest this-many messages
+
+  // Typing indicators (PROTOCOL.md section 7): at most one forwarded per sender and conversation
+  // per this interval (the protocol's "one per second").
+  int64_t typing_interval_ms = 1000;
 
   int64_t effective_idle_timeout_ms() const {
     return idle_timeout_ms > 0 ? idle_timeout_ms : 3 * heartbeat_ms;

@@ -25,7 +25,8 @@ enum Prefix : char {
   kMessage = 0x20,     // conv seq -> message JSON {from, body, ts, recalled?}
   kReadCursor = 0x22,  // uid conv -> u64 read seq
   kUserConv = 0x23,    // uid conv -> JSON {last_seq, last_ts} (conversation list)
-  kFriend = 0x30,      // uid peer -> state byte
+  kFriend = 0x30,      // uid peer -> state byte: 'o' uid asked peer, 'i' peer asked uid, 'f' friends
+                       //   (both sides stored; FriendState in store/social.hpp)
   kBlock = 0x31,       // uid blocked_uid -> ""
   kGroup = 0x40,       // gid -> JSON {name, owner, members[]}
   kUserGroup = 0x41,   // uid gid -> ""

@@ -99,7 +99,9 @@ class LevelStore final : public Store {
       leveldb::WriteBatch batch;
       BatchTxn txn(*this, pending, batch);
       build(txn);
+      auto started = std::chrono::steady_clock::now();
       ok = db_->Write(leveldb::WriteOptions(), &batch).ok();
+      observe_write(started);
       if (ok) publish(pending);
     }
     if (done) done(ok);
@@ -117,6 +119,11 @@ class LevelStore final : public Store {
     leveldb::Range all("", std::string(32, '\xFF'));
     db_->GetApproximateSizes(&all, 1, &size);
     return size;
+  }
+
+  void set_write_observer(WriteObserver observer) override {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    write_observer_ = std::move(observer);
   }
 
   void flush() override {
@@ -154,6 +161,13 @@ class LevelStore final : public Store {
     return s.ok() && value.size() == 8 ? keys::get_u64(value) : 0;
   }
 
+  // Under write_mutex_.
+  void observe_write(std::chrono::steady_clock::time_point started) {
+    if (write_observer_)
+      write_observer_(std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - started));
+  }
+
   void publish(const CounterOverlay& pending) {
     std::lock_guard<std::mutex> lock(counters_mutex_);
     for (const auto& [k, v] : pending) counters_[k] = v;
@@ -181,7 +195,9 @@ class LevelStore final : public Store {
         }
         leveldb::WriteOptions options;
         options.sync = true;
+        auto started = std::chrono::steady_clock::now();
         ok = db_->Write(options, &batch).ok();
+        observe_write(started);
         if (ok) publish(pending);
       }
       for (auto& p : work)
@@ -192,6 +208,7 @@ class LevelStore final : public Store {
   std::unique_ptr<leveldb::DB> db_;
   bool fsync_;
   std::mutex write_mutex_;  // one writer at a time: counters are handed out in write order
+  WriteObserver write_observer_;  // guarded by write_mutex_
   mutable std::mutex counters_mutex_;
   std::unordered_map<std::string, uint64_t> counters_;
   std::mutex queue_mutex_;

@@ -3,6 +3,7 @@
 // thread-safe; every write is a transaction that may also hand out sequence numbers, so that
 // allocating a number and persisting what uses it are one atomic step (no gaps after a crash).
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -68,6 +69,14 @@ class Store {
 
   // Approximate bytes on disk.
   virtual uint64_t approximate_bytes() const = 0;
+
+  // Called after every LevelDB write (one commit, or one group-commit batch with its fsync) with
+  // how long the write took, on the writing thread and under the store's write lock: it must be
+  // quick and must not call the store. Lets the server keep metrics without the store knowing any
+  // metrics library. An empty function removes the observer; once this returns, the old one is
+  // no longer running and will not be called again.
+  using WriteObserver = std::function<void(std::chrono::microseconds elapsed)>;
+  virtual void set_write_observer(WriteObserver observer) = 0;
 
   // Writes buffered data and stops the commit thread. Called once, at shutdown.
   virtual void flush() = 0;

@@ -1,6 +1,7 @@
 #include "support/server_process.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,7 +24,7 @@ uint16_t free_port() {
   return acceptor.local_endpoint().port();
 }
 
-ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::string> args) {
+ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::string> args, long open_files_limit) {
   endpoint.port = free_port();
   log_path_ = data_dir + "/server.log";
   std::vector<std::string> argv_strings = {imserver_binary(), "--port", std::to_string(endpoint.port),
@@ -36,6 +37,12 @@ ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::strin
     if (fd >= 0) {
       dup2(fd, 1);
       dup2(fd, 2);
+    }
+    if (open_files_limit > 0) {
+      rlimit limit{};
+      getrlimit(RLIMIT_NOFILE, &limit);
+      limit.rlim_cur = static_cast<rlim_t>(open_files_limit);
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
     }
     std::vector<char*> argv;
     for (auto& s : argv_strings) argv.push_back(s.data());

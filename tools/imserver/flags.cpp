@@ -45,6 +45,9 @@ std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
       {"token-ttl-s", &o.token_ttl_s, "token lifetime", 1},
       {"rate-sends-per-s", &o.rate_sends_per_s, "sends per second per connection (bursts of twice that; 0: no limit)", 0},
       {"rate-frames-per-s", &o.rate_frames_per_s, "frames per second per connection (bursts of twice that; 0: no limit)", 0},
+      {"max-connections-per-ip", &o.max_connections_per_ip, "live WebSocket/raw TCP connections per client address (0: no limit)", 0},
+      {"login-attempts-per-min", &o.login_attempts_per_min, "failed logins per username per minute before 429 (0: no limit)", 0},
+      {"login-attempts-per-min-per-ip", &o.login_attempts_per_min_per_ip, "failed logins per client address per minute before 429 (0: no limit)", 0},
       {"password-hash-cost", &hash_cost, "interactive (default), moderate or min", 0},
       {"port", &o.port, "TCP port (0 picks a free one)", 0},
       {"bind", &o.bind, "address to listen on", 0},
@@ -60,6 +63,13 @@ std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
       {"actor-threads", &o.actor_threads, "actor scheduler threads", 1},
       {"send-queue-frames", &o.send_queue_frames, "frames queued per connection before a slow client is dropped", 1},
       {"user-idle-ms", &o.user_idle_ms, "how long a user actor without devices stays in memory", 1},
+      {"typing-interval-ms", &o.typing_interval_ms, "at most one typing forwarded per sender and conversation in this time", 0},
+      {"max-group-members", &o.max_group_members, "members of one group, the creator included", 1},
+      {"max-group-name-bytes", &o.max_group_name_bytes, "longest group name", 1},
+      {"group-idle-ms", &o.group_idle_ms, "how long an idle group actor stays in memory", 1},
+      {"group-timeout-ms", &o.group_timeout_ms, "how long a request to a group actor may take", 1},
+      {"read-count-interval-ms", &o.read_count_interval_ms, "at most one read_count push per message in this time", 1},
+      {"read-count-window", &o.read_count_window, "read_count pushes cover this many newest messages of a group", 1},
   };
 }
 

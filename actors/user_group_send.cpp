@@ -1,0 +1,77 @@
+// The user actor's side of a group send (PROTOCOL.md section 5). cseq reordering and the cid
+// dedup lookup already happened in user_send.cpp; here the group actor is asked to write the
+// message (membership check, seq, one atomic write with every member's inbox entry and this
+// user's dedup record), and its answer becomes the send_ack of every waiter of the cid.
+
+#include <spdlog/spdlog.h>
+
+#include "actors/directory.hpp"
+#include "actors/group_messages.hpp"
+#include "actors/user_state.hpp"
+#include "protocol/frames.hpp"
+
+namespace im {
+
+namespace {
+
+constexpr size_t kDedupCacheSize = 4096;  // as user_send.cpp: the store keeps them all
+
+void finish(UserSelf* self, const std::string& cid, const GroupReply& reply, Clock::time_point started) {
+  auto& st = self->state;
+  auto waiters = std::move(st.in_flight[cid]);
+  st.in_flight.erase(cid);
+  if (reply.error) {
+    for (auto& w : waiters)
+      send_to_device(self, w.device, frames::error(*reply.error, reply.message, w.rid, cid));
+    return;
+  }
+  if (st.dedup.size() >= kDedupCacheSize) st.dedup.clear();
+  st.dedup[cid] = reply.answer;
+  for (auto& w : waiters) {
+    auto ack = frames::send_ack(cid, reply.answer.conv, reply.answer.seq, reply.answer.ts);
+    frames::attach_rid(ack, w.rid);
+    send_to_device(self, w.device, ack);
+  }
+  st.ctx->counters.send_ack.observe(Clock::now() - started);
+}
+
+void ask_group(UserSelf* self, GroupId group, GroupSendCommand cmd, Clock::time_point started, int attempt) {
+  auto& st = self->state;
+  auto target = st.ctx->directory.group(group);
+  auto cid = cmd.cid;
+  self->request(target, std::chrono::milliseconds(st.ctx->options.group_timeout_ms), group_send_atom::value, cmd)
+      .then([=](const GroupReply& reply) { finish(self, cid, reply, started); },
+            [=](caf::error& err) {
+              // The group actor may have passivated between lookup and request: look again.
+              if (attempt == 0 && err == caf::sec::request_receiver_down) {
+                ask_group(self, group, cmd, started, 1);
+                return;
+              }
+              spdlog::warn("user {}: group {} did not take cid {}: {}", self->state.user, group, cid,
+                           self->system().render(err));
+              // Whether it was written is unknown: a resend of the cid gets the stored answer if so.
+              GroupReply reply;
+              reply.error = Error::unavailable;
+              reply.message = "the group did not answer in time; send again with the same cid";
+              finish(self, cid, reply, started);
+            });
+}
+
+}  // namespace
+
+void send_to_group(UserSelf* self, const std::string& device, SendCommand cmd, AckWaiter waiter) {
+  auto& st = self->state;
+  auto& req = cmd.request;
+  GroupSendCommand group_cmd;
+  group_cmd.from = st.user;
+  group_cmd.cid = req.cid;
+  group_cmd.body_json = std::move(req.body_json);
+  group_cmd.device = device;
+  // The device's next_cseq goes into the same write, as for one-to-one sends.
+  if (auto it = st.devices.find(device); it != st.devices.end())
+    group_cmd.device_record = DeviceRecord{true, it->second.cursor, it->second.next_cseq};
+  st.in_flight[req.cid].push_back(std::move(waiter));
+  ask_group(self, req.to.id, std::move(group_cmd), Clock::now(), 0);
+}
+
+}  // namespace im

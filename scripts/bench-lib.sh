@@ -1,0 +1,43 @@
+# Shared by scripts/bench and scripts/measure-idle-memory: start and stop a throwaway imserver.
+# Source it; it defines start_server (sets SERVER_PID, SERVER_PORT, SERVER_DATA) and stop_server.
+
+BUILD_DIR=${BUILD_DIR:-build}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_server [extra imserver flags...]: a fresh data directory, cheap password hashing (the
+# benchmarks register thousands of users), the per-connection rate limits off (they cap a
+# benchmark sender at 100 sends/s), everything else at the server's defaults.
+start_server() {
+  SERVER_DATA=$(mktemp -d /tmp/imbench-data.XXXXXX)
+  SERVER_PORT=$(free_port)
+  "$BUILD_DIR/imserver" --port "$SERVER_PORT" --bind 127.0.0.1 --data-dir "$SERVER_DATA" \
+    --password-hash-cost min --rate-sends-per-s 0 --rate-frames-per-s 0 --log-level warn "$@" \
+    >"$SERVER_DATA/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 200); do
+    if curl -fsS "http://127.0.0.1:$SERVER_PORT/healthz" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "imserver exited at start:" >&2
+      cat "$SERVER_DATA/server.log" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+  echo "imserver did not get ready in 10 s" >&2
+  return 1
+}
+
+stop_server() {
+  if [[ -n "${SERVER_PID:-}" ]]; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+  fi
+  if [[ -n "${SERVER_DATA:-}" ]]; then
+    rm -rf "$SERVER_DATA"
+    SERVER_DATA=
+  fi
+}

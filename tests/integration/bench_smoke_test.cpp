@@ -1,0 +1,138 @@
+// A short run of every imbench scenario against the real imserver binary: checks that the load
+// generator works end to end and that it finds zero loss and zero duplicates. Speed is not
+// asserted here (PROTOCOL.md's rules are; performance is measured by scripts/bench).
+
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "client/client.hpp"
+#include "support/server_process.hpp"
+#include "support/test_server.hpp"
+
+namespace {
+
+using nlohmann::json;
+
+std::string imbench_binary() {
+  const char* bin = std::getenv("IMBENCH_BIN");
+  if (!bin) throw std::runtime_error("IMBENCH_BIN is not set (run the tests through ctest)");
+  return bin;
+}
+
+struct BenchRun {
+  int exit_code = -1;
+  json result;         // the --json line
+  std::string output;  // everything on stdout
+};
+
+// Runs `imbench <scenario> --server 127.0.0.1:PORT --json <args...>` and parses its JSON line.
+BenchRun run_imbench(const imtest::ServerProcess& server, const std::string& scenario, std::vector<std::string> args) {
+  std::vector<std::string> argv_strings = {imbench_binary(), scenario, "--server",
+                                           "127.0.0.1:" + std::to_string(server.endpoint.port), "--server-pid",
+                                           std::to_string(server.pid()), "--json"};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  int out[2];
+  REQUIRE(pipe(out) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    close(out[1]);
+    std::vector<char*> argv;
+    for (auto& s : argv_strings) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  BenchRun run;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof buf)) > 0) run.output.append(buf, static_cast<size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto newline = run.output.find_last_of('\n', run.output.size() >= 2 ? run.output.size() - 2 : 0);
+  run.result = json::parse(run.output.substr(newline == std::string::npos ? 0 : newline + 1), nullptr, false);
+  return run;
+}
+
+struct SmokeServer {
+  imtest::TempDir dir;
+  imtest::ServerProcess server{dir.path(),
+                               {"--password-hash-cost", "min", "--rate-sends-per-s", "0", "--rate-frames-per-s", "0",
+                                "--heartbeat-ms", "200", "--log-level", "warn"}};
+};
+
+}  // namespace
+
+TEST_CASE("imbench idle holds authenticated connections over two worker processes") {
+  SmokeServer s;
+  auto run = run_imbench(s.server, "idle", {"--connections", "60", "--procs", "2", "--hold-s", "0.6", "--duration-s", "30"});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(run.result["ok"] == true);
+  CHECK(run.result["authenticated"] == 60);
+  CHECK(run.result["closed_early"] == 0);
+  CHECK(run.result["pongs"].get<int>() > 0);
+  CHECK(run.result["server_rss_after_kib"].get<int64_t>() > 0);
+}
+
+TEST_CASE("imbench direct: every message acknowledged once and delivered once, both ways") {
+  SmokeServer s;
+  auto run = run_imbench(s.server, "direct", {"--pairs", "4", "--messages", "150", "--window", "8", "--duration-s", "60"});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(run.result["ok"] == true);
+  CHECK(run.result["messages"] == 4 * 2 * 150);
+  CHECK(run.result["lost"] == 0);
+  CHECK(run.result["unacked"] == 0);
+  CHECK(run.result["echo_missing"] == 0);
+  CHECK(run.result["duplicates"] == 0);
+  CHECK(run.result["latency_ms"]["count"] == 4 * 2 * 150);
+}
+
+TEST_CASE("imbench direct at a paced rate") {
+  SmokeServer s;
+  auto run = run_imbench(s.server, "direct",
+                         {"--pairs", "2", "--messages", "40", "--window", "4", "--rate", "400", "--duration-s", "60"});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(run.result["lost"] == 0);
+  CHECK(run.result["duplicates"] == 0);
+  // 160 messages at 400/s take at least about 0.4 s.
+  CHECK(run.result["wall_s"].get<double>() > 0.3);
+}
+
+TEST_CASE("imbench group: every member gets every message once") {
+  SmokeServer s;
+  auto run = run_imbench(s.server, "group",
+                         {"--members", "12", "--senders", "3", "--messages", "30", "--window", "4", "--duration-s", "60"});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(run.result["ok"] == true);
+  CHECK(run.result["deliveries"] == 12 * 3 * 30);
+  CHECK(run.result["missing"] == 0);
+  CHECK(run.result["duplicates"] == 0);
+}
+
+TEST_CASE("imbench churn: connections come and go, nothing lost or duplicated") {
+  SmokeServer s;
+  auto run = run_imbench(s.server, "churn", {"--lanes", "6", "--messages-per-connection", "2", "--duration-s", "1.5"});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(run.result["ok"] == true);
+  CHECK(run.result["connects"].get<int>() > 6);
+  CHECK(run.result["sent"] == run.result["acked"]);
+  CHECK(run.result["missing"] == 0);
+  CHECK(run.result["duplicates"] == 0);
+}

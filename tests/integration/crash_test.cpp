@@ -1,0 +1,196 @@
+// Durability and exactly-once under failure (issue 3): the server is killed with SIGKILL at random
+// moments while a client sends; clients are cut at random points and resend with the same cid.
+
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <map>
+#include <numeric>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "support/inbox_reader.hpp"
+#include "support/server_process.hpp"
+#include "support/test_server.hpp"
+
+using imclient::Connection;
+using imtest::InboxReader;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+json numbered(uint64_t to, int n) {
+  return {{"type", "send"}, {"cid", "n" + std::to_string(n)}, {"to", {{"user", to}}}, {"body", {{"n", n}}}};
+}
+
+// Reads the whole inbox of a fresh device from the start and returns the `n` of each msg event.
+std::vector<int> delivered_numbers(const imclient::Endpoint& ep, const std::string& token, size_t expected) {
+  auto conn = imclient::connect_authed(ep, token, "reader-" + imclient::fresh_cid(), nullptr,
+                                       imclient::Transport::websocket, imclient::Encoding::json, 0);
+  InboxReader inbox(*conn);
+  inbox.collect(expected, 20s);
+  inbox.collect(1, 300ms);  // anything beyond the expected count is a duplicate
+  CHECK(inbox.gaps().empty());
+  std::vector<int> out;
+  for (auto& e : inbox.events())
+    if (e["type"] == "msg") out.push_back(e["body"]["n"].get<int>());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("crash: every acknowledged message survives kill -9 exactly once, in order") {
+  imtest::TempDir dir;
+  std::mt19937 rng(std::random_device{}());
+  std::vector<std::string> args = {"--password-hash-cost", "min", "--log-level", "warn", "--rate-sends-per-s", "0",
+                                   "--rate-frames-per-s", "0"};
+  imclient::Account alice, bob;
+  {
+    imtest::ServerProcess server(dir.path(), args);
+    alice = imclient::register_and_login(server.endpoint, "crash_alice", "password123");
+    bob = imclient::register_and_login(server.endpoint, "crash_bob", "password123");
+    server.stop(SIGTERM);
+  }
+  std::set<int> acked;
+  std::vector<int> pending;  // sent, no ack seen yet: resent with the same cid next round
+  int next_n = 0;
+  for (int round = 0; round < 5; ++round) {
+    CAPTURE(round);
+    imtest::ServerProcess server(dir.path(), args);
+    auto conn = imclient::connect_authed(server.endpoint, alice.token, "sender");
+    // Resend what never got an ack, then new messages, while a killer waits a random time.
+    std::vector<int> to_send = pending;
+    for (int i = 0; i < 400; ++i) to_send.push_back(next_n++);
+    pending = to_send;
+    auto kill_after = std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 200)(rng));
+    std::thread killer([&] {
+      std::this_thread::sleep_for(kill_after);  // the random moment of the crash
+      kill(server.pid(), SIGKILL);
+    });
+    for (int n : to_send) conn->send(numbered(bob.user, n));
+    while (auto f = conn->next(2s)) {
+      if ((*f)["type"] != "send_ack") continue;
+      int n = std::stoi((*f)["cid"].get<std::string>().substr(1));
+      acked.insert(n);
+      pending.erase(std::remove(pending.begin(), pending.end(), n), pending.end());
+    }
+    killer.join();
+    server.stop(SIGKILL);
+  }
+  // A last clean round delivers everything still pending.
+  imtest::ServerProcess server(dir.path(), args);
+  auto conn = imclient::connect_authed(server.endpoint, alice.token, "sender");
+  for (int n : pending) conn->send(numbered(bob.user, n));
+  for (size_t i = 0; i < pending.size(); ++i) acked.insert(std::stoi(conn->expect("send_ack", 10s)["cid"].get<std::string>().substr(1)));
+  REQUIRE(acked.size() == static_cast<size_t>(next_n));
+
+  auto got = delivered_numbers(server.endpoint, bob.token, acked.size());
+  std::map<int, int> count;
+  for (int n : got) count[n]++;
+  for (int n : acked) CHECK_MESSAGE(count[n] == 1, "message " << n);
+  CHECK(got.size() == acked.size());
+  // One sender, one connection at a time, resending in order: seq order is send order.
+  CHECK(std::is_sorted(got.begin(), got.end()));
+}
+
+TEST_CASE("chaos: connections cut at random points, resends with the same cid, every device ends identical") {
+  imtest::TestServer server([](im::ServerOptions& o) {
+    o.ack_timeout_ms = 200;
+    o.rate_sends_per_s = 0;
+    o.rate_frames_per_s = 0;
+  });
+  auto alice = server.account("alice"), bob = server.account("bob");
+  std::mt19937 rng(12345);
+  auto chance = [&](int percent) { return std::uniform_int_distribution<int>(0, 99)(rng) < percent; };
+  const int total = 300;
+  std::set<int> acked;
+  std::vector<int> unacked;
+  auto open_sender = [&] {
+    auto transport = chance(50) ? imclient::Transport::raw_tcp : imclient::Transport::websocket;
+    return imclient::connect_authed(server.endpoint, alice.token, "alice-phone", nullptr, transport);
+  };
+  // Bob's two devices read with their own cursors and are cut at random too.
+  struct Reader {
+    std::string device;
+    std::unique_ptr<Connection> conn;
+    std::unique_ptr<InboxReader> inbox;
+    uint64_t last = 0;
+    std::vector<json> events;
+  };
+  std::vector<Reader> readers(2);
+  readers[0].device = "bob-1";
+  readers[1].device = "bob-2";
+  auto reopen = [&](Reader& r) {
+    if (r.inbox) {
+      r.events.insert(r.events.end(), r.inbox->events().begin(), r.inbox->events().end());
+      r.last = r.inbox->last_useq();
+    }
+    r.conn = imclient::connect_authed(server.endpoint, bob.token, r.device, nullptr, imclient::Transport::websocket,
+                                      imclient::Encoding::json, r.last);
+    r.inbox = std::make_unique<InboxReader>(*r.conn, r.last);
+  };
+  for (auto& r : readers) reopen(r);
+
+  auto sender = open_sender();
+  int next = 0;
+  while (next < total || !unacked.empty()) {
+    // Send a few (new or resent), then read acks, then maybe cut the connection somewhere.
+    std::vector<int> batch(unacked.begin(), unacked.end());
+    for (int i = 0; i < 5 && next < total; ++i) batch.push_back(next++);
+    unacked = batch;
+    int cut = std::uniform_int_distribution<int>(0, 3)(rng);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (cut == 0 && i == batch.size() / 2) {
+        // Mid-frame: half of the next frame, then drop the socket.
+        auto frame = numbered(bob.user, batch[i]).dump();
+        sender->send_bytes_raw(frame.substr(0, frame.size() / 2));
+        break;
+      }
+      sender->send(numbered(bob.user, batch[i]));
+    }
+    if (cut != 1 && cut != 0) {
+      // Read acks for what was sent (cut == 3: only some of them).
+      size_t want = cut == 3 ? batch.size() / 2 : batch.size();
+      size_t got_acks = 0;
+      while (got_acks < want) {
+        auto frame = sender->next(2s);
+        if (!frame) break;
+        // The sender's own inbox gets its messages too: acknowledge them like any device.
+        if ((*frame)["type"] == "msg") sender->send({{"type", "ack"}, {"useq", (*frame)["useq"]}});
+        if ((*frame)["type"] != "send_ack") continue;
+        ++got_acks;
+        int n = std::stoi((*frame)["cid"].get<std::string>().substr(1));
+        acked.insert(n);
+        unacked.erase(std::remove(unacked.begin(), unacked.end(), n), unacked.end());
+      }
+    }
+    if (cut != 2) {  // 0: mid-frame, 1: before any ack, 3: after some acks
+      sender->abort();
+      sender = open_sender();
+    }
+    for (auto& r : readers) {
+      r.inbox->collect(1000, 20ms);
+      if (chance(20)) {
+        r.conn->abort();
+        reopen(r);
+      }
+    }
+  }
+  for (auto& r : readers) {
+    r.inbox->collect(total, 1000ms);
+    r.events.insert(r.events.end(), r.inbox->events().begin(), r.inbox->events().end());
+    r.inbox.reset();
+    std::vector<int> got;
+    for (auto& e : r.events) got.push_back(e["body"]["n"].get<int>());
+    CAPTURE(r.device);
+    CHECK(got.size() == static_cast<size_t>(total));
+    std::vector<int> expected(total);
+    std::iota(expected.begin(), expected.end(), 0);
+    CHECK(got == expected);
+  }
+  CHECK(readers[0].events == readers[1].events);
+  CHECK(acked.size() == static_cast<size_t>(total));
+}

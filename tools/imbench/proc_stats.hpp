@@ -1,0 +1,23 @@
+// What imbench reads about processes: the server's resident memory and CPU time from /proc, its
+// own CPU time from getrusage, and which process is the server.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace imbench {
+
+// VmRSS of `pid` in KiB; -1 if it cannot be read.
+int64_t resident_kib(pid_t pid);
+// utime + stime of `pid` in seconds (from /proc/<pid>/stat); -1 if it cannot be read.
+double cpu_seconds(pid_t pid);
+// This process's CPU seconds (user + system), plus those of its waited-for children.
+double own_cpu_seconds();
+// The process that has a socket listening on 127.0.0.x:`port`, found through /proc/net/tcp and
+// /proc/*/fd; failing that the newest process named "imserver" (as `pgrep -n imserver`); 0 if none.
+pid_t find_server_pid(uint16_t port);
+// The soft limit on open files of this process.
+int64_t open_files_limit();
+
+}  // namespace imbench

@@ -1,0 +1,75 @@
+#include "scenario.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "client/http.hpp"
+#include "proc_stats.hpp"
+
+namespace imbench {
+
+std::map<std::string, double> fetch_metrics(const Target& target) {
+  std::map<std::string, double> out;
+  imclient::Endpoint endpoint;
+  endpoint.host = target.server.address().to_string();
+  endpoint.port = target.server.port();
+  try {
+    auto response = imclient::http(endpoint, "GET", "/metrics", "", "", "application/json", std::chrono::seconds(10));
+    if (response.status != 200) return out;
+    std::istringstream lines(response.body);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      auto space = line.rfind(' ');
+      if (space == std::string::npos) continue;
+      out[line.substr(0, space)] = std::strtod(line.c_str() + space + 1, nullptr);
+    }
+  } catch (const std::exception&) {
+  }
+  return out;
+}
+
+bool wait_server_authenticated(const Target& target, double n, double limit_s) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(limit_s * 1000));
+  while (Clock::now() < deadline) {
+    auto metrics = fetch_metrics(target);
+    if (metrics["imserver_connections_authenticated"] >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling an observable condition
+  }
+  return false;
+}
+
+PhaseMeter::PhaseMeter(const RunContext& ctx) : ctx_(ctx) {}
+
+void PhaseMeter::start() {
+  metrics_ = fetch_metrics(ctx_.target);
+  server_cpu_ = ctx_.server_pid > 0 ? cpu_seconds(ctx_.server_pid) : -1;
+  own_cpu_ = own_cpu_seconds();
+  started_ = Clock::now();
+}
+
+double PhaseMeter::elapsed_s() const { return std::chrono::duration<double>(Clock::now() - started_).count(); }
+
+nlohmann::json PhaseMeter::stop() {
+  nlohmann::json out;
+  out["wall_s"] = elapsed_s();
+  double server_now = ctx_.server_pid > 0 ? cpu_seconds(ctx_.server_pid) : -1;
+  out["server_cpu_s"] = server_cpu_ >= 0 && server_now >= 0 ? nlohmann::json(server_now - server_cpu_) : nlohmann::json();
+  out["bench_cpu_s"] = own_cpu_seconds() - own_cpu_;
+  auto after = fetch_metrics(ctx_.target);
+  nlohmann::json counters = nlohmann::json::object();
+  for (const char* name : {"imserver_messages_accepted_total", "imserver_deliveries_total", "imserver_retransmits_total",
+                           "imserver_ack_timeouts_total", "imserver_frames_in_total", "imserver_frames_out_total"}) {
+    if (after.count(name)) counters[name] = after[name] - metrics_[name];
+  }
+  out["server_counters"] = counters;
+  // Other work on the machine skews every figure: record how busy it was.
+  std::ifstream loadavg("/proc/loadavg");
+  double one_minute = -1;
+  loadavg >> one_minute;
+  out["loadavg_1m"] = one_minute;
+  return out;
+}
+
+}  // namespace imbench

@@ -1,0 +1,57 @@
+// What every scenario gets and gives back, and the measuring helpers they share.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "options.hpp"
+#include "stats.hpp"
+#include "target.hpp"
+
+namespace imbench {
+
+struct RunContext {
+  BenchOptions options;
+  Target target;
+  pid_t server_pid = 0;  // 0: unknown (CPU and memory figures are then omitted)
+  std::string prefix;    // user names and cids of this run start with it
+};
+
+struct ScenarioResult {
+  nlohmann::json data;  // the --json line
+  std::string summary;  // the human summary
+  bool ok = false;      // every check passed (no loss, no duplicates, nothing left unfinished)
+};
+
+ScenarioResult run_idle(const RunContext& ctx);
+ScenarioResult run_direct(const RunContext& ctx);
+ScenarioResult run_group(const RunContext& ctx);
+ScenarioResult run_churn(const RunContext& ctx);
+
+// CPU seconds of the server and of imbench over one measured phase, and the server's counters.
+class PhaseMeter {
+ public:
+  PhaseMeter(const RunContext& ctx);
+  void start();
+  // {"wall_s","server_cpu_s","bench_cpu_s","server_counters":{retransmits, ack_timeouts, ...}}
+  nlohmann::json stop();
+  double elapsed_s() const;
+
+ private:
+  const RunContext& ctx_;
+  Clock::time_point started_;
+  double server_cpu_ = -1, own_cpu_ = 0;
+  std::map<std::string, double> metrics_;
+};
+
+// The server's /metrics as name -> value (labelled series keep their labels in the name).
+// Empty when it cannot be fetched.
+std::map<std::string, double> fetch_metrics(const Target& target);
+
+// Waits (bounded by limit_s, polling /metrics) until imserver_connections_authenticated >= n.
+bool wait_server_authenticated(const Target& target, double n, double limit_s);
+
+}  // namespace imbench
