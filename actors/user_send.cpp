@@ -6,6 +6,7 @@
 #include "actors/directory.hpp"
 #include "actors/user_state.hpp"
 #include "protocol/frames.hpp"
+#include "store/conversations.hpp"
 #include "store/keys.hpp"
 
 namespace im {
@@ -31,18 +32,6 @@ void reply_ack(UserSelf* self, const AckWaiter& waiter, const std::string& cid,
 void remember_answer(UserState& st, const std::string& cid, const DedupRecord& answer) {
   if (st.dedup.size() >= kDedupCacheSize) st.dedup.clear();  // the store still has them all
   st.dedup[cid] = answer;
-}
-
-// The `msg` event members, without useq, shared by sender and recipient.
-std::string msg_members(const Conv& conv, uint64_t seq, UserId from, const std::string& body_json,
-                        int64_t ts) {
-  std::string m;
-  m.reserve(body_json.size() + 96);
-  m.append("\"conv\":\"").append(conv.str()).append("\",\"seq\":").append(std::to_string(seq));
-  m.append(",\"from\":").append(std::to_string(from));
-  m.append(",\"body\":").append(body_json);
-  m.append(",\"ts\":").append(std::to_string(ts));
-  return m;
 }
 
 // Validates and writes one send whose cseq turn has come.
@@ -112,7 +101,7 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
         txn.put(keys::message(conv, seq),
                 "{\"from\":" + std::to_string(user) + ",\"body\":" + body +
                     ",\"ts\":" + std::to_string(ts) + "}");
-        auto members = msg_members(conv, seq, user, body, ts);
+        auto members = msg_event_members(conv, seq, user, body, ts);
         auto own_members = members + ",\"cid\":" + json(cid).dump();
         outcome->own_useq = append_inbox(txn, user, "msg", own_members, max_events, &outcome->own_text);
         outcome->peer_useq = append_inbox(txn, peer, "msg", members, max_events, &outcome->peer_text);
