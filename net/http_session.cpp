@@ -25,7 +25,10 @@ class HttpSession final : public Closable, public std::enable_shared_from_this<H
   }
 
   void close_for_shutdown() override {
-    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+    // The destructor may be running already (waiting in leave()): nothing left to close then.
+    auto self = this->weak_from_this().lock();
+    if (!self) return;
+    asio::post(stream_.get_executor(), [self] {
       beast::error_code ignored;
       lowest_socket(self->stream_).shutdown(tcp::socket::shutdown_both, ignored);
     });

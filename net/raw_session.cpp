@@ -53,8 +53,11 @@ class RawSession final : public Session,
   }
 
   void close(int code, const std::string& reason) override {
-    asio::post(stream_.get_executor(),
-               [self = this->shared_from_this(), code, reason] { self->begin_close(code, reason); });
+    // Shutdown may reach a session whose destructor is already running (it waits in leave()):
+    // then there is nothing left to close.
+    auto self = this->weak_from_this().lock();
+    if (!self) return;
+    asio::post(stream_.get_executor(), [self, code, reason] { self->begin_close(code, reason); });
   }
 
   void close_for_shutdown() override { close(1001, "server shutting down"); }
