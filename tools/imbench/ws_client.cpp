@@ -167,25 +167,25 @@ void WsClient::abort() {
   end(-1);
 }
 
-void WsClient::fail_auth(const std::string& error) {
-  if (state_ == State::ended) return;
+bool WsClient::stop_io() {
+  if (state_ == State::ended) return false;
   state_ = State::ended;
   deadline_.cancel();
   heartbeat_.cancel();
   beast::error_code ignored;
   ws_.next_layer().close(ignored);
+  return true;
+}
+
+void WsClient::fail_auth(const std::string& error) {
+  if (!stop_io()) return;
   auto handler = std::move(on_auth_);
   on_auth_ = nullptr;
   if (handler) handler(false, error, json());
 }
 
 void WsClient::end(int code) {
-  if (state_ == State::ended) return;
-  state_ = State::ended;
-  deadline_.cancel();
-  heartbeat_.cancel();
-  beast::error_code ignored;
-  ws_.next_layer().close(ignored);
+  if (!stop_io()) return;
   auto handler = std::move(on_close_);
   on_close_ = nullptr;
   on_frame_ = nullptr;  // scenario callbacks may hold the client; break the cycle

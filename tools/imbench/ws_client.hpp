@@ -62,6 +62,8 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
   void heartbeat();
   void fail_auth(const std::string& error);
   void end(int code);
+  // Ends the socket and timers once; false if already ended.
+  bool stop_io();
 
   boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
   boost::beast::flat_buffer buffer_;
