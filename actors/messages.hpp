@@ -35,6 +35,7 @@ using committed_atom = caf::atom_constant<caf::atom("committed")>;
 using retry_tick_atom = caf::atom_constant<caf::atom("retrytick")>;
 using reorder_tick_atom = caf::atom_constant<caf::atom("reordtick")>;
 using idle_check_atom = caf::atom_constant<caf::atom("idlecheck")>;
+using cursor_flush_atom = caf::atom_constant<caf::atom("curflush")>;
 using logout_atom = caf::atom_constant<caf::atom("logout")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 // (live_push_atom, SharedText frame JSON) to a user actor: send this not-stored frame (presence,

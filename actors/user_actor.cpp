@@ -109,6 +109,7 @@ caf::behavior user_actor(UserSelf* self, Context* ctx, UserId user) {
         note_appended(self, useq, text);
         pump_all(self);
       },
+      [=](cursor_flush_atom) { flush_cursors(self); },
       [=](retry_tick_atom, const std::string& device, uint64_t generation) {
         on_retry_tick(self, device, generation);
       },

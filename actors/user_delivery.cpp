@@ -99,9 +99,28 @@ void persist_device(UserSelf* self, const std::string& name) {
   auto& st = self->state;
   auto it = st.devices.find(name);
   if (it == st.devices.end()) return;
+  it->second.cursor_dirty = false;
   DeviceRecord record{true, it->second.cursor, it->second.next_cseq};
   auto user = st.user;
   st.ctx->store.commit([=](Txn& txn) { put_device(txn, user, name, record); }, nullptr);
+}
+
+void flush_cursors(UserSelf* self) {
+  auto& st = self->state;
+  st.cursor_flush_armed = false;
+  std::vector<std::pair<std::string, DeviceRecord>> dirty;
+  for (auto& [name, dev] : st.devices) {
+    if (!dev.cursor_dirty) continue;
+    dev.cursor_dirty = false;
+    dirty.emplace_back(name, DeviceRecord{true, dev.cursor, dev.next_cseq});
+  }
+  if (dirty.empty()) return;
+  auto user = st.user;
+  st.ctx->store.commit(
+      [user, dirty = std::move(dirty)](Txn& txn) {
+        for (auto& [name, record] : dirty) put_device(txn, user, name, record);
+      },
+      nullptr);
 }
 
 void on_ack(UserSelf* self, const std::string& name, uint64_t useq) {
@@ -114,7 +133,18 @@ void on_ack(UserSelf* self, const std::string& name, uint64_t useq) {
   dev.cursor = useq;
   dev.retries = 0;
   dev.oldest_unacked_at = Clock::now();
-  persist_device(self, name);
+  // The cursor only saves a device from being sent again what it already has (it drops those by
+  // useq), so it is written at most every cursor_flush_ms, not once per ACK.
+  auto flush_ms = st.ctx->options.cursor_flush_ms;
+  if (flush_ms <= 0) {
+    persist_device(self, name);
+  } else {
+    dev.cursor_dirty = true;
+    if (!st.cursor_flush_armed) {
+      st.cursor_flush_armed = true;
+      self->delayed_send(self, milliseconds(flush_ms), cursor_flush_atom::value);
+    }
+  }
   pump(self, name);
 }
 

@@ -69,7 +69,7 @@ class HttpSession final : public Closable, public std::enable_shared_from_this<H
       beast::get_lowest_layer(stream_).expires_never();
       state_->leave(this);
       joined_ = false;
-      start_websocket(state_, std::move(stream_), parser_->release());
+      start_websocket(state_, std::move(stream_), parser_->release(), std::move(buffer_));
       return;
     }
     auto limit = body_limit_for(state_->options, req.target());

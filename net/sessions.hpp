@@ -21,8 +21,9 @@ template <class Stream>
 void start_raw(std::shared_ptr<SharedState> state, Stream stream, beast::flat_buffer buffer,
                Clock::time_point accepted);
 
+// `leftover`: bytes the HTTP session read past the upgrade request (the client's first frames).
 template <class Stream>
 void start_websocket(std::shared_ptr<SharedState> state, Stream stream,
-                     http::request<http::string_body> upgrade);
+                     http::request<http::string_body> upgrade, beast::flat_buffer leftover);
 
 }  // namespace im::net

@@ -1,28 +1,54 @@
-// A WebSocket connection: reads frames, decodes them, hands them to the connection actor; writes
-// what the actor sends, one write in flight, from a bounded queue (Beast chat-multi's
-// websocket_session).
+// A WebSocket connection, framed by us (protocol/ws_framer.hpp) rather than by Beast's
+// websocket::stream, for two reasons measured in docs/BENCHMARKS.md: every frame queued while a
+// write is in flight goes out in the next single write (Beast writes one message per syscall),
+// and an idle plain-TCP connection holds no read buffer (Beast keeps 4 KB per stream): it waits
+// for readability and reads into a buffer shared by the I/O thread.
 
-#include "net/outbound_queue.hpp"
+#include <mutex>
+
 #include "net/sessions.hpp"
+#include "net/ws_handshake.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/ws_framer.hpp"
 
 namespace im::net {
 
 namespace {
 
 // Close code for a client whose outbound queue overflowed: it is not reading.
-constexpr int kTooSlowCloseCode = 1008;
+constexpr uint16_t kTooSlowCloseCode = 1008;
+// A write gathers queued frames up to about this many bytes.
+constexpr size_t kMaxWriteBytes = 256 * 1024;
+// Buffers above this size are released once drained, so idle connections stay small.
+constexpr size_t kKeepBufferBytes = 1024;
+// How long a closing connection waits for the peer's close frame or for its last write.
+constexpr auto kCloseTimeout = std::chrono::seconds(5);
+
+// One frame waiting to be written.
+struct WsFrame {
+  std::shared_ptr<const std::string> payload;
+  ws::Opcode op = ws::Opcode::text;
+};
+
+// The read buffer of one I/O thread: plain-TCP sessions read into it only once the socket is
+// readable, and the parser copies out what it needs before the next read.
+char* shared_read_buffer(size_t& size) {
+  static thread_local std::unique_ptr<char[]> buffer(new char[64 * 1024]);
+  size = 64 * 1024;
+  return buffer.get();
+}
 
 template <class Stream>
 class WsSession final : public Session,
                         public Closable,
                         public std::enable_shared_from_this<WsSession<Stream>> {
  public:
-  WsSession(std::shared_ptr<SharedState> state, Stream stream)
+  WsSession(std::shared_ptr<SharedState> state, Stream stream, beast::flat_buffer leftover)
       : state_(std::move(state)),
-        ws_(std::move(stream)),
-        queue_(static_cast<size_t>(state_->options.send_queue_frames)),
-        address_(peer_address(lowest_socket(ws_.next_layer()))) {}
+        stream_(std::move(stream)),
+        parser_(static_cast<uint64_t>(state_->options.max_frame_bytes)),
+        leftover_(beast::buffers_to_string(leftover.cdata())),
+        address_(peer_address(lowest_socket(stream_))) {}
 
   // Every WebSocket session was counted by the HTTP session that upgraded it (try_enter).
   ~WsSession() override {
@@ -30,24 +56,27 @@ class WsSession final : public Session,
     state_->leave(this);
   }
 
-  void run(http::request<http::string_body> upgrade) {
+  void run(const http::request<http::string_body>& upgrade) {
     state_->join(this);
-    // Our own actor handles idle detection and heartbeats; Beast only bounds the handshake.
-    websocket::stream_base::timeout timeouts{};
-    timeouts.handshake_timeout = std::chrono::seconds(30);
-    timeouts.idle_timeout = websocket::stream_base::none();
-    timeouts.keep_alive_pings = false;
-    beast::get_lowest_layer(ws_).expires_never();
-    ws_.set_option(timeouts);
-    ws_.read_message_max(static_cast<std::uint64_t>(state_->options.max_frame_bytes));
-    ws_.auto_fragment(false);
-    ws_.async_accept(upgrade, beast::bind_front_handler(&WsSession::on_accept, this->shared_from_this()));
+    auto handshake = websocket_handshake(upgrade);
+    out_ = std::move(handshake.response);
+    beast::get_lowest_layer(stream_).expires_after(kCloseTimeout);
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = this->shared_from_this(), ok = handshake.ok](beast::error_code ec, std::size_t) {
+                        self->on_handshake_written(ec, ok);
+                      });
   }
 
-  // Session: called from actor threads.
+  // Session: called from actor threads. Frames gather in `incoming_` and one posted drain moves
+  // them all to the write queue, so a burst costs one hop to the I/O thread, not one per frame.
   void send_frame(std::shared_ptr<const std::string> payload, bool binary) override {
-    asio::post(ws_.get_executor(), [self = this->shared_from_this(), payload = std::move(payload),
-                                    binary]() mutable { self->enqueue({std::move(payload), binary}); });
+    {
+      std::lock_guard<std::mutex> lock(incoming_mutex_);
+      incoming_.push_back({std::move(payload), binary ? ws::Opcode::binary : ws::Opcode::text});
+      if (drain_posted_) return;
+      drain_posted_ = true;
+    }
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->drain_incoming(); });
   }
 
   void close(int code, const std::string& reason) override {
@@ -55,146 +84,269 @@ class WsSession final : public Session,
     // then there is nothing left to close.
     auto self = this->weak_from_this().lock();
     if (!self) return;
-    asio::post(ws_.get_executor(), [self, code, reason] { self->begin_close(code, reason); });
+    asio::post(stream_.get_executor(), [self, code, reason] {
+      self->begin_close(static_cast<uint16_t>(code), reason);
+    });
   }
 
   void close_for_shutdown() override { close(1001, "server shutting down"); }
 
  private:
-  void on_accept(beast::error_code ec) {
-    if (ec) return fail(ec, "ws accept");
-    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-      if (kind != websocket::frame_type::close && link_) link_->activity();
-    });
-    SessionInfo info{peer_address(lowest_socket(ws_.next_layer())), is_tls<Stream>() ? "wss" : "ws"};
+  void on_handshake_written(beast::error_code ec, bool ok) {
+    out_.clear();
+    out_.shrink_to_fit();
+    beast::get_lowest_layer(stream_).expires_never();
+    if (ec || !ok) {
+      if (ec) fail(ec, "ws handshake");
+      return shutdown_socket();
+    }
+    if constexpr (!is_tls<Stream>()) {
+      // read_available() reads until the socket would block.
+      beast::error_code ignored;
+      lowest_socket(stream_).non_blocking(true, ignored);
+    }
+    SessionInfo info{address_, is_tls<Stream>() ? "wss" : "ws"};
     link_ = state_->runtime.open_connection(this->weak_from_this(), std::move(info), Clock::now(), true);
+    // Bytes that arrived behind the upgrade request, in the HTTP session's buffer.
+    auto leftover = std::move(leftover_);
+    if (!leftover.empty() && !consume(leftover)) return;
     do_read();
   }
 
+  // --- reading ---
+
   void do_read() {
-    ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::on_read, this->shared_from_this()));
+    if (finished_) return;
+    if constexpr (is_tls<Stream>()) {
+      if (!tls_read_buffer_) tls_read_buffer_.reset(new char[kTlsReadBytes]);
+      stream_.async_read_some(asio::buffer(tls_read_buffer_.get(), kTlsReadBytes),
+                              [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                                if (ec) return self->on_read_error(ec);
+                                if (self->consume({self->tls_read_buffer_.get(), n})) self->do_read();
+                              });
+    } else {
+      lowest_socket(stream_).async_wait(tcp::socket::wait_read,
+                                        [self = this->shared_from_this()](beast::error_code ec) {
+                                          if (ec) return self->on_read_error(ec);
+                                          self->read_available();
+                                        });
+    }
   }
 
-  void on_read(beast::error_code ec, std::size_t bytes) {
-    if (ec) {
-      if (ec == websocket::error::message_too_big) {
-        // Beast has already sent close 1009.
-        spdlog::debug("ws {}: frame over max_frame_bytes", peer());
-      } else {
-        fail(ec, "ws read");
-      }
-      finish();
-      return;
+  // Plain TCP: the socket is readable; read what is there into the thread's buffer.
+  void read_available() {
+    auto& socket = lowest_socket(stream_);
+    size_t size = 0;
+    char* buffer = shared_read_buffer(size);
+    for (;;) {
+      beast::error_code ec;
+      auto n = socket.read_some(asio::buffer(buffer, size), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec) return on_read_error(ec);
+      if (!consume({buffer, n})) return;
+      if (n < size) break;
     }
-    auto encoding = ws_.got_binary() ? Encoding::msgpack : Encoding::json;
-    auto data = buffer_.cdata();
-    std::string_view text(static_cast<const char*>(data.data()), data.size());
-    auto decoded = decode_frame(text, encoding);
+    do_read();
+  }
+
+  void on_read_error(beast::error_code ec) {
+    fail(ec, "ws read");
+    finish();
+  }
+
+  // Parses `input` and hands every complete message on. False once the session stops reading.
+  bool consume(std::string_view input) {
+    while (!finished_) {
+      auto event = parser_.next(input);
+      switch (event.kind) {
+        case ws::FrameParser::Kind::need_more:
+          parser_.shrink(kKeepBufferBytes);
+          return true;
+        case ws::FrameParser::Kind::message:
+          if (!close_sent_) deliver(event.payload, event.binary);
+          break;
+        case ws::FrameParser::Kind::ping:
+          if (link_) link_->activity();
+          if (!close_sent_)
+            enqueue({std::make_shared<const std::string>(event.payload), ws::Opcode::pong});
+          break;
+        case ws::FrameParser::Kind::pong:
+          if (link_) link_->activity();
+          break;
+        case ws::FrameParser::Kind::close:
+          on_peer_close(event.close_code);
+          return false;
+        case ws::FrameParser::Kind::error:
+          // The rest of the stream cannot be framed: close without waiting for an answer.
+          spdlog::debug("ws {}: {}, closing with {}", address_, event.error, event.close_code);
+          reading_stopped_ = true;
+          begin_close(event.close_code, event.error);
+          return false;
+      }
+    }
+    return false;
+  }
+
+  void deliver(std::string_view payload, bool binary) {
+    auto encoding = binary ? Encoding::msgpack : Encoding::json;
+    auto decoded = decode_frame(payload, encoding);
     Inbound in;
     in.status = decoded.status;
     in.message = std::move(decoded.message);
     in.encoding = encoding;
-    in.bytes = bytes;
+    in.bytes = payload.size();
     if (decoded.status == DecodeStatus::ok)
       in.frame = std::make_shared<const nlohmann::json>(std::move(decoded.value));
-    buffer_.consume(buffer_.size());
     link_->deliver(std::move(in));
-    // Keep reading while closing too: the peer's close reply ends the loop.
-    do_read();
   }
 
-  void enqueue(OutboundFrame frame) {
-    if (closing_) return;
-    if (!queue_.push(std::move(frame))) {
-      spdlog::info("ws {}: client is not reading, disconnecting", peer());
+  // The peer's close: answer it (unless we started the close) and end once the answer is out.
+  void on_peer_close(uint16_t code) {
+    peer_closed_ = true;
+    if (!close_sent_) {
+      // Echo the peer's code (RFC 6455 5.5.1); a close without one is answered without one.
+      queue_close(code == ws::kNoStatus ? std::string() : ws::close_payload(code, ""));
+    } else if (!writing_) {
+      shutdown_socket();
+    }
+  }
+
+  // --- writing ---
+
+  void drain_incoming() {
+    std::vector<WsFrame> frames;
+    {
+      std::lock_guard<std::mutex> lock(incoming_mutex_);
+      frames.swap(incoming_);
+      drain_posted_ = false;
+    }
+    for (auto& frame : frames) enqueue(std::move(frame));
+  }
+
+  void enqueue(WsFrame frame) {
+    if (close_sent_ || finished_) return;
+    if (queue_.size() >= static_cast<size_t>(state_->options.send_queue_frames)) {
+      spdlog::info("ws {}: client is not reading, disconnecting", address_);
       queue_.clear();
       begin_close(kTooSlowCloseCode, "too slow");
       return;
     }
+    queue_.push_back(std::move(frame));
     if (!writing_) write_next();
   }
 
-  void begin_close(int code, const std::string& reason) {
-    if (closing_) return;
-    closing_ = true;
-    queue_.request_close(code, reason);
+  void begin_close(uint16_t code, const std::string& reason) {
+    if (close_sent_ || finished_) return;
+    queue_close(ws::close_payload(code, reason));
+  }
+
+  // Queues our close frame behind the frames already queued; nothing is queued after it.
+  void queue_close(std::string payload) {
+    queue_.push_back({std::make_shared<const std::string>(std::move(payload)), ws::Opcode::close});
+    close_sent_ = true;
+    // A close must not hang on a peer that stopped reading or never answers.
+    close_timer_ = std::make_unique<asio::steady_timer>(stream_.get_executor(), kCloseTimeout);
+    close_timer_->async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (!ec) self->shutdown_socket();
+    });
     if (!writing_) write_next();
   }
 
+  // Writes every queued frame (up to kMaxWriteBytes) in one write.
   void write_next() {
-    if (!queue_.empty()) {
-      writing_ = true;
-      auto& frame = queue_.front();
-      ws_.binary(frame.binary);
-      ws_.async_write(asio::buffer(*frame.payload),
-                      beast::bind_front_handler(&WsSession::on_write, this->shared_from_this()));
+    if (finished_) return;
+    if (queue_.empty()) {
+      if (out_.capacity() > kKeepBufferBytes) std::string().swap(out_);
+      if (queue_.capacity() > 16) std::vector<WsFrame>().swap(queue_);
       return;
     }
-    if (auto& close = queue_.close_requested(); close && !close_sent_) {
-      close_sent_ = true;
-      writing_ = true;
-      // A close must not hang on a peer that stopped reading.
-      beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(5));
-      ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close->code), close->reason),
-                      beast::bind_front_handler(&WsSession::on_close, this->shared_from_this()));
+    out_.clear();
+    size_t taken = 0;
+    bool wrote_close = false;
+    while (taken < queue_.size() && (taken == 0 || out_.size() < kMaxWriteBytes)) {
+      auto& frame = queue_[taken++];
+      unsigned char header[10];
+      auto n = ws::encode_header(frame.op, frame.payload->size(), header);
+      out_.append(reinterpret_cast<const char*>(header), n);
+      out_.append(*frame.payload);
+      if (frame.op == ws::Opcode::close) {
+        wrote_close = true;
+        break;
+      }
     }
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
+    writing_ = true;
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = this->shared_from_this(), wrote_close](beast::error_code ec, std::size_t) {
+                        self->on_write(ec, wrote_close);
+                      });
   }
 
-  void on_write(beast::error_code ec, std::size_t) {
+  void on_write(beast::error_code ec, bool wrote_close) {
     writing_ = false;
     if (ec) {
       fail(ec, "ws write");
-      queue_.clear();
-      closing_ = true;
-      beast::error_code ignored;
-      lowest_socket(ws_.next_layer()).close(ignored);
-      return;
+      return shutdown_socket();
     }
-    queue_.pop();
+    // Our close is out: the connection ends when the peer's close arrives (or already did).
+    if (wrote_close && (peer_closed_ || reading_stopped_)) return shutdown_socket();
     write_next();
   }
 
-  void on_close(beast::error_code ec) {
-    writing_ = false;
-    if (ec) fail(ec, "ws close");
-    // The pending read completes with `closed` (or an error) and calls finish().
+  // --- ending ---
+
+  void shutdown_socket() {
     beast::error_code ignored;
-    if (ec) lowest_socket(ws_.next_layer()).close(ignored);
+    lowest_socket(stream_).shutdown(tcp::socket::shutdown_both, ignored);
+    lowest_socket(stream_).close(ignored);
+    finish();
   }
 
   void finish() {
     if (finished_) return;
     finished_ = true;
+    if (close_timer_) close_timer_->cancel();  // it holds this session
     if (link_) link_->closed();
     beast::error_code ignored;
-    lowest_socket(ws_.next_layer()).close(ignored);
+    lowest_socket(stream_).close(ignored);
+    queue_.clear();
   }
 
-  std::string peer() { return peer_address(lowest_socket(ws_.next_layer())); }
+  static constexpr size_t kTlsReadBytes = 16 * 1024;
 
   std::shared_ptr<SharedState> state_;
-  websocket::stream<Stream> ws_;
-  beast::flat_buffer buffer_;
-  OutboundQueue queue_;
+  Stream stream_;
+  ws::FrameParser parser_;
+  std::string leftover_;  // client bytes read with the upgrade request
+  std::unique_ptr<char[]> tls_read_buffer_;  // TLS only: decrypted bytes land here
   std::unique_ptr<ConnectionLink> link_;
   std::string address_;  // counted in connections_per_address
+  // Outbound, on the strand: frames waiting, and the bytes of the write in flight.
+  std::vector<WsFrame> queue_;
+  std::string out_;
+  std::unique_ptr<asio::steady_timer> close_timer_;
   bool writing_ = false;
-  bool closing_ = false;
-  bool close_sent_ = false;
+  bool close_sent_ = false;   // our close frame is queued or written: nothing more is queued
+  bool peer_closed_ = false;  // the peer's close frame arrived
+  bool reading_stopped_ = false;  // the stream broke the protocol: no close answer is awaited
   bool finished_ = false;
+  // From actor threads to the strand.
+  std::mutex incoming_mutex_;
+  std::vector<WsFrame> incoming_;
+  bool drain_posted_ = false;
 };
 
 }  // namespace
 
 template <class Stream>
 void start_websocket(std::shared_ptr<SharedState> state, Stream stream,
-                     http::request<http::string_body> upgrade) {
-  std::make_shared<WsSession<Stream>>(std::move(state), std::move(stream))->run(std::move(upgrade));
+                     http::request<http::string_body> upgrade, beast::flat_buffer leftover) {
+  std::make_shared<WsSession<Stream>>(std::move(state), std::move(stream), std::move(leftover))->run(upgrade);
 }
 
 template void start_websocket<PlainStream>(std::shared_ptr<SharedState>, PlainStream,
-                                           http::request<http::string_body>);
+                                           http::request<http::string_body>, beast::flat_buffer);
 template void start_websocket<TlsStream>(std::shared_ptr<SharedState>, TlsStream,
-                                         http::request<http::string_body>);
+                                         http::request<http::string_body>, beast::flat_buffer);
 
 }  // namespace im::net

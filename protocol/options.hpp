@@ -20,6 +20,10 @@ struct ServerOptions {
   int64_t max_retries = 3;
   int64_t ack_window = 64;
   int64_t reorder_ms = 3000;
+  // How long an acknowledged cursor may live only in memory before it is written (0: write on
+  // every ACK). A crash loses at most this much cursor progress: the device is sent those events
+  // again, and drops them by useq (PROTOCOL.md section 6). Disconnects and shutdown write at once.
+  int64_t cursor_flush_ms = 200;
   int64_t recall_window_ms = 120000;
   int64_t max_devices = 8;
   int64_t dedup_retention_s = 86400;

@@ -49,7 +49,7 @@ class BatchTxn final : public Txn {
 class LevelStore final : public Store {
  public:
   LevelStore(std::unique_ptr<leveldb::DB> db, bool fsync) : db_(std::move(db)), fsync_(fsync) {
-    if (fsync_) committer_ = std::thread([this] { run_committer(); });
+    committer_ = std::thread([this] { run_committer(); });
   }
   ~LevelStore() override { flush(); }
 
@@ -84,27 +84,18 @@ class LevelStore final : public Store {
   }
 
   void commit(Build build, Done done) override {
-    if (fsync_) {
-      {
-        std::lock_guard<std::mutex> lock(queue_mutex_);
-        queue_.push_back({std::move(build), std::move(done)});
-      }
-      queue_cv_.notify_one();
-      return;
-    }
-    bool ok;
     {
-      std::lock_guard<std::mutex> lock(write_mutex_);
-      CounterOverlay pending;
-      leveldb::WriteBatch batch;
-      BatchTxn txn(*this, pending, batch);
-      build(txn);
-      auto started = std::chrono::steady_clock::now();
-      ok = db_->Write(leveldb::WriteOptions(), &batch).ok();
-      observe_write(started);
-      if (ok) publish(pending);
+      std::lock_guard<std::mutex> lock(queue_mutex_);
+      if (!stopped_) {
+        queue_.push_back({std::move(build), std::move(done)});
+        queue_cv_.notify_one();
+        return;
+      }
     }
-    if (done) done(ok);
+    // After flush() (a straggler at shutdown): write it here, on the caller's thread.
+    std::deque<Pending> one;
+    one.push_back({std::move(build), std::move(done)});
+    write_group(one);
   }
 
   uint64_t counter(const std::string& key) const override {
@@ -173,36 +164,50 @@ class LevelStore final : public Store {
     for (const auto& [k, v] : pending) counters_[k] = v;
   }
 
-  // Group commit: every write queued while the previous fsync ran goes into one batch and one
-  // fsync, so the cost of durability is shared instead of paid per message.
+  // Group commit: every write queued while the previous one ran goes into one WriteBatch and one
+  // LevelDB write (and, with fsync, one fsync), so the fixed cost of a write (the log append, the
+  // writer lock, the fsync) is shared instead of paid per message, and actor threads never wait
+  // for the disk or for each other.
   void run_committer() {
+    leveldb::WriteBatch batch;  // reused: Clear() keeps its buffer
+    std::deque<Pending> work;
     for (;;) {
-      std::deque<Pending> work;
       {
         std::unique_lock<std::mutex> lock(queue_mutex_);
         queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty() && stopping_) return;
+        if (queue_.empty() && stopping_) {
+          stopped_ = true;
+          return;
+        }
         work.swap(queue_);
       }
-      CounterOverlay pending;
-      leveldb::WriteBatch batch;
-      bool ok;
-      {
-        std::lock_guard<std::mutex> lock(write_mutex_);
-        for (auto& p : work) {
-          BatchTxn txn(*this, pending, batch);
-          p.build(txn);
-        }
-        leveldb::WriteOptions options;
-        options.sync = true;
-        auto started = std::chrono::steady_clock::now();
-        ok = db_->Write(options, &batch).ok();
-        observe_write(started);
-        if (ok) publish(pending);
-      }
-      for (auto& p : work)
-        if (p.done) p.done(ok);
+      write_group(work, &batch);
+      work.clear();
     }
+  }
+
+  // Builds every write of `work` into one batch, writes it, then runs their done callbacks.
+  void write_group(std::deque<Pending>& work, leveldb::WriteBatch* reuse = nullptr) {
+    leveldb::WriteBatch local;
+    auto& batch = reuse ? *reuse : local;
+    batch.Clear();
+    CounterOverlay pending;
+    bool ok;
+    {
+      std::lock_guard<std::mutex> lock(write_mutex_);
+      for (auto& p : work) {
+        BatchTxn txn(*this, pending, batch);
+        p.build(txn);
+      }
+      leveldb::WriteOptions options;
+      options.sync = fsync_;
+      auto started = std::chrono::steady_clock::now();
+      ok = db_->Write(options, &batch).ok();
+      observe_write(started);
+      if (ok) publish(pending);
+    }
+    for (auto& p : work)
+      if (p.done) p.done(ok);
   }
 
   std::unique_ptr<leveldb::DB> db_;
@@ -214,7 +219,8 @@ class LevelStore final : public Store {
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
-  bool stopping_ = false;
+  bool stopping_ = false;  // flush() asked the committer to finish the queue and exit
+  bool stopped_ = false;   // the committer exited: commit() writes inline
   std::thread committer_;
 };
 

@@ -29,8 +29,8 @@ class Txn {
 
 struct StoreOptions {
   std::string path;
-  // true: every commit is on disk (fsync'd) before its done callback runs, by group commit on a
-  // dedicated thread. false: a commit survives a process crash (kill -9) but not power loss.
+  // true: every commit is on disk (fsync'd) before its done callback runs. false: a commit whose
+  // done callback ran survives a process crash (kill -9) but not power loss.
   bool fsync = false;
 };
 
@@ -54,10 +54,11 @@ class Store {
   virtual void scan(std::string_view from, std::string_view to, bool reverse,
                     const std::function<bool(std::string_view, std::string_view)>& visit) const = 0;
 
-  // Runs `build` with exclusive access to the counters, writes what it put atomically, then calls
-  // done(ok). Without fsync all of it happens on the calling thread before commit returns; with
-  // fsync, on the commit thread, after the fsync that covers it. `build` must be quick, must not
-  // call the store, and must only touch state it owns (it may run on another thread).
+  // Queues a write and returns at once. On the commit thread, later: runs `build` with exclusive
+  // access to the counters, writes what it put atomically (together with the other writes queued
+  // meanwhile: group commit), then calls done(ok), after the fsync that covers it when fsync is on.
+  // Writes are applied in the order commit was called. `build` must be quick, must not call the
+  // store, and must only touch state it owns. A read issued before done runs may not see the write.
   virtual void commit(Build build, Done done) = 0;
 
   // commit() that blocks until the write is durable and returns whether it succeeded. Only for

@@ -33,6 +33,7 @@ std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
       {"max-retries", &o.max_retries, "resends before closing with 4008", 0},
       {"ack-window", &o.ack_window, "unacknowledged pushes per device", 1},
       {"reorder-ms", &o.reorder_ms, "how long an early cseq is held", 1},
+      {"cursor-flush-ms", &o.cursor_flush_ms, "longest an acknowledged cursor stays unwritten (0: write on every ack)", 0},
       {"recall-window-ms", &o.recall_window_ms, "how long a sender may recall a message", 0},
       {"max-devices", &o.max_devices, "connected devices per user", 1},
       {"max-body-bytes", &o.max_body_bytes, "largest message body (serialized)", 2},
