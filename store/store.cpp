@@ -8,7 +8,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include <leveldb/cache.h>
 #include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 
 #include "store/keys.hpp"
@@ -48,7 +50,9 @@ class BatchTxn final : public Txn {
 
 class LevelStore final : public Store {
  public:
-  LevelStore(std::unique_ptr<leveldb::DB> db, bool fsync) : db_(std::move(db)), fsync_(fsync) {
+  LevelStore(std::unique_ptr<leveldb::DB> db, std::unique_ptr<const leveldb::FilterPolicy> filter,
+             std::unique_ptr<leveldb::Cache> cache, bool fsync)
+      : filter_(std::move(filter)), cache_(std::move(cache)), db_(std::move(db)), fsync_(fsync) {
     committer_ = std::thread([this] { run_committer(); });
   }
   ~LevelStore() override { flush(); }
@@ -210,6 +214,9 @@ class LevelStore final : public Store {
       if (p.done) p.done(ok);
   }
 
+  // Declared before db_ so that they outlive it.
+  std::unique_ptr<const leveldb::FilterPolicy> filter_;
+  std::unique_ptr<leveldb::Cache> cache_;
   std::unique_ptr<leveldb::DB> db_;
   bool fsync_;
   std::mutex write_mutex_;  // one writer at a time: counters are handed out in write order
@@ -252,13 +259,20 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string* err
   leveldb::Options db_options;
   db_options.create_if_missing = true;
   db_options.write_buffer_size = 16 << 20;
+  // Most lookups on the send path miss (a new cid has no dedup record; a sender is rarely
+  // blocked): Bloom filters answer those without reading table blocks from disk.
+  std::unique_ptr<const leveldb::FilterPolicy> filter(leveldb::NewBloomFilterPolicy(10));
+  std::unique_ptr<leveldb::Cache> cache(leveldb::NewLRUCache(32 << 20));
+  db_options.filter_policy = filter.get();
+  db_options.block_cache = cache.get();
   leveldb::DB* raw = nullptr;
   auto s = leveldb::DB::Open(db_options, options.path, &raw);
   if (!s.ok()) {
     if (error) *error = s.ToString();
     return nullptr;
   }
-  return std::make_unique<LevelStore>(std::unique_ptr<leveldb::DB>(raw), options.fsync);
+  return std::make_unique<LevelStore>(std::unique_ptr<leveldb::DB>(raw), std::move(filter), std::move(cache),
+                                      options.fsync);
 }
 
 }  // namespace im
