@@ -43,6 +43,10 @@ struct ConnectionState {
   std::optional<uint64_t> since;
   bool counted_authed = false;
   caf::actor user_actor;
+  // Shared with the user actor once attached: its pushes go straight to the session. The
+  // connection actor's own frames go through it too once it is open (after auth_ok).
+  std::shared_ptr<Outlet> outlet;
+  bool outlet_open = false;
   std::deque<Inbound> held;  // frames that arrived while authenticating
 
   TokenBucket frames{0, 0};
@@ -71,6 +75,10 @@ int64_t wall_ms() {
 // Serializes `frame` in the connection's encoding and queues it on the socket.
 void send_json(Self* self, const nlohmann::json& frame) {
   auto& st = self->state;
+  if (st.outlet_open && st.encoding == Encoding::json) {
+    st.outlet->send(std::make_shared<const std::string>(frame.dump()));
+    return;
+  }
   auto session = st.session.lock();
   if (!session) return;
   auto bytes = std::make_shared<const std::string>(encode_frame(frame, st.encoding));
@@ -83,6 +91,10 @@ void send_json(Self* self, const nlohmann::json& frame) {
 
 void send_text(Self* self, const SharedText& text) {
   auto& st = self->state;
+  if (st.outlet_open) {
+    st.outlet->send(text);
+    return;
+  }
   auto session = st.session.lock();
   if (!session) return;
   SharedText bytes = st.encoding == Encoding::json
@@ -104,6 +116,7 @@ void close_with(Self* self, int code, const std::string& reason) {
   auto& st = self->state;
   if (st.phase == Phase::closing) return;
   st.phase = Phase::closing;
+  if (st.outlet) st.outlet->shut();
   if (auto session = st.session.lock()) session->close(code, reason);
   // The session answers with closed_atom once the socket is gone; we detach then.
 }
@@ -146,6 +159,8 @@ void on_attached(Self* self, const AttachReply& reply) {
   st.last_activity = Clock::now();
   send_json(self, frames::auth_ok(st.user, st.device, reply.useq, st.ctx->options.heartbeat_ms,
                                   reply.next_cseq, reply.gap));
+  st.outlet->open();  // the user actor's pushes, held until now, follow auth_ok
+  st.outlet_open = true;
   schedule_idle_tick(self, st.ctx->options.effective_idle_timeout_ms());
   spdlog::debug("connection {} authenticated as user {} device {}", st.info.address, st.user,
                 st.device);
@@ -156,7 +171,8 @@ void on_attached(Self* self, const AttachReply& reply) {
 void start_attach(Self* self, int attempt) {
   auto& st = self->state;
   st.user_actor = st.ctx->directory.user(st.user);
-  AttachRequest req{st.device, st.token_hash, st.since, self};
+  if (!st.outlet) st.outlet = std::make_shared<Outlet>(st.session, st.encoding, st.ctx->counters);
+  AttachRequest req{st.device, st.token_hash, st.since, self, st.outlet};
   self->request(st.user_actor, std::chrono::seconds(5), attach_atom::value, std::move(req))
       .then([=](const AttachReply& reply) { on_attached(self, reply); },
             [=](caf::error& err) {
@@ -368,7 +384,12 @@ caf::behavior connection_actor(Self* self, Context* ctx, std::weak_ptr<Session> 
       [=](inspect_atom) -> std::string {
         auto& st = self->state;
         static const char* phases[] = {"open", "authenticating", "authenticated", "closing"};
-        return connection_snapshot(ConnectionFacts{st.info, st.stats, phases[static_cast<int>(st.phase)],
+        auto stats = st.stats;  // what this actor wrote, plus what went through the outlet
+        if (st.outlet) {
+          stats.frames_out += st.outlet->frames_out();
+          stats.bytes_out += st.outlet->bytes_out();
+        }
+        return connection_snapshot(ConnectionFacts{st.info, stats, phases[static_cast<int>(st.phase)],
                                                    st.user, st.device, st.encoding});
       },
       [=](closed_atom) {

@@ -9,6 +9,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/outlet.hpp"
 #include "actors/session.hpp"
 #include "protocol/requests.hpp"
 
@@ -54,6 +55,7 @@ struct AttachRequest {
   std::string token_hash;
   std::optional<uint64_t> since;
   caf::actor connection;
+  std::shared_ptr<Outlet> outlet;  // the socket, for pushes (actors/outlet.hpp)
 };
 
 // The user actor's answer: auth_ok's fields, or the error that refuses the device.

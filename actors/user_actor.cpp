@@ -48,6 +48,7 @@ AttachReply attach(UserSelf* self, AttachRequest& req) {
   }
   DeviceState dev;
   dev.connection = req.connection;
+  dev.outlet = req.outlet;
   dev.token_hash = req.token_hash;
   dev.cursor = cursor;
   dev.sent = cursor;
@@ -59,7 +60,8 @@ AttachReply attach(UserSelf* self, AttachRequest& req) {
   if (!was_online) announce_presence(self, true);  // the first device (user_presence.cpp)
   if (!record.known) persist_device(self, req.device);
   ++st.idle_generation;  // cancels a pending passivation
-  // Pushes start after the reply is on its way, so auth_ok reaches the client first.
+  // Pushes start on the next turn; the outlet holds them until the connection actor has sent
+  // auth_ok (Outlet::open), so auth_ok reaches the client first.
   self->send(self, sync_atom::value, req.device, cursor);
   return reply;
 }

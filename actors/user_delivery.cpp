@@ -34,7 +34,7 @@ void arm_retry_timer(UserSelf* self, const std::string& name, DeviceState& dev) 
 }
 
 void push(UserSelf* self, DeviceState& dev, const SharedText& text) {
-  self->send(dev.connection, frame_atom::value, text);
+  dev.outlet->send(text);
   self->state.ctx->counters.deliveries++;
 }
 
@@ -43,8 +43,7 @@ void push(UserSelf* self, DeviceState& dev, const SharedText& text) {
 void send_to_device(UserSelf* self, const std::string& device, const nlohmann::json& frame) {
   auto it = self->state.devices.find(device);
   if (it == self->state.devices.end()) return;
-  self->send(it->second.connection, frame_atom::value,
-             std::make_shared<const std::string>(frame.dump()));
+  it->second.outlet->send(std::make_shared<const std::string>(frame.dump()));
 }
 
 void note_appended(UserSelf* self, uint64_t useq, SharedText text) {

@@ -21,7 +21,7 @@ void push_live(Context& ctx, UserId user, const SharedText& frame_text) {
 
 void on_live_push(UserSelf* self, const SharedText& frame_text) {
   for (auto& [name, dev] : self->state.devices)
-    if (!dev.closing) self->send(dev.connection, frame_atom::value, frame_text);
+    if (!dev.closing) dev.outlet->send(frame_text);
 }
 
 void announce_presence(UserSelf* self, bool online) {

@@ -24,6 +24,7 @@ struct ReorderQueue {
 
 struct DeviceState {
   caf::actor connection;
+  std::shared_ptr<Outlet> outlet;  // pushes go here, straight to the session
   std::string token_hash;
   uint64_t cursor = 0;  // highest useq acknowledged
   uint64_t sent = 0;    // highest useq pushed; cursor <= sent <= head

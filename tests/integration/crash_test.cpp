@@ -194,3 +194,45 @@ TEST_CASE("chaos: connections cut at random points, resends with the same cid, e
   CHECK(readers[0].events == readers[1].events);
   CHECK(acked.size() == static_cast<size_t>(total));
 }
+
+TEST_CASE("cursor writes are deferred: kill -9 re-sends acknowledged events with their useq; a stop keeps them") {
+  imtest::TempDir dir;
+  // A flush interval far longer than the test: only a disconnect or shutdown writes the cursor.
+  std::vector<std::string> args = {"--password-hash-cost", "min", "--log-level", "warn", "--cursor-flush-ms", "600000"};
+  imclient::Account alice, bob;
+  {
+    imtest::ServerProcess server(dir.path(), args);
+    alice = imclient::register_and_login(server.endpoint, "cursor_alice", "password123");
+    bob = imclient::register_and_login(server.endpoint, "cursor_bob", "password123");
+    auto b = imclient::connect_authed(server.endpoint, bob.token, "phone", nullptr, imclient::Transport::websocket,
+                                      imclient::Encoding::json, 0);
+    auto a = imclient::connect_authed(server.endpoint, alice.token, "a");
+    for (int n = 0; n < 5; ++n) {
+      a->send(numbered(bob.user, n));
+      a->expect("send_ack");
+    }
+    InboxReader inbox(*b);
+    REQUIRE(inbox.collect(3, 5s));  // acknowledges useq 1..3
+    b->send({{"type", "ping"}});
+    b->expect("pong");  // the acks before it were processed
+    server.stop(SIGKILL);
+  }
+  {
+    imtest::ServerProcess server(dir.path(), args);
+    auto b = imclient::connect_authed(server.endpoint, bob.token, "phone");
+    // The acknowledged cursor was only in memory: the device is sent events 1..5 again, with the
+    // same useq, so a client that drops what it already processed (useq <= 3) sees each once.
+    InboxReader again(*b);
+    REQUIRE(again.collect(5, 5s));
+    CHECK(again.events().front()["useq"] == 1);
+    CHECK(again.events().back()["body"]["n"] == 4);
+    b->close();
+    REQUIRE(b->wait_closed(5s));
+    server.stop(SIGTERM);  // a clean stop writes what is acknowledged (useq 5)
+  }
+  imtest::ServerProcess server(dir.path(), args);
+  auto b = imclient::connect_authed(server.endpoint, bob.token, "phone");
+  InboxReader after(*b);
+  CHECK_FALSE(after.collect(1, 300ms));  // nothing after useq 5 to send
+  CHECK(after.events().empty());
+}
