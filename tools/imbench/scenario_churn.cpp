@@ -136,7 +136,7 @@ class Lane : public std::enable_shared_from_this<Lane> {
       return;
     }
     last_useq_ = useq;
-    client_->send(R"({"type":"ack","useq":)" + std::to_string(useq) + "}");
+    client_->ack(useq);
     auto& body = frame["body"];
     auto key = (body.value("l", uint64_t(0)) << 40) | (body.value("c", uint64_t(0)) << 8) | body.value("i", uint64_t(0));
     if (!got.insert(key).second) ++duplicates;

@@ -36,7 +36,7 @@ struct PairMember {
       return;
     }
     last_useq = useq;
-    client.send(R"({"type":"ack","useq":)" + std::to_string(useq) + "}");
+    client.ack(useq);
     auto from = frame.value("from", uint64_t(0));
     auto& body = frame["body"];
     auto i = body.value("i", int64_t(-1));

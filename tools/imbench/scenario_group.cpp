@@ -65,7 +65,7 @@ void on_member_frame(Member& m, const Shared& sh, const json& frame, WsClient& c
     return;
   }
   m.last_useq = useq;
-  client.send(R"({"type":"ack","useq":)" + std::to_string(useq) + "}");
+  client.ack(useq);
   if (type != "msg") return;
   auto slot = sh.sender_slot.find(frame.value("from", uint64_t(0)));
   auto i = frame["body"].value("i", int64_t(-1));

@@ -1,5 +1,7 @@
 #include "ws_client.hpp"
 
+#include <algorithm>
+
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 
@@ -111,9 +113,22 @@ void WsClient::send(std::string text) {
   if (!writing_) write_next();
 }
 
+void WsClient::ack(uint64_t useq) {
+  if (closing_ || state_ == State::ended) return;
+  ack_useq_ = std::max(ack_useq_, useq);
+  if (ack_queued_) return;
+  ack_queued_ = true;
+  queue_.emplace_back();
+  if (!writing_) write_next();
+}
+
 void WsClient::write_next() {
   if (!queue_.empty()) {
     writing_ = true;
+    if (queue_.front().empty()) {  // the pending ACK, with the newest useq
+      queue_.front() = R"({"type":"ack","useq":)" + std::to_string(ack_useq_) + "}";
+      ack_queued_ = false;
+    }
     ws_.async_write(asio::buffer(queue_.front()), beast::bind_front_handler(&WsClient::on_write, shared_from_this()));
     return;
   }

@@ -38,6 +38,10 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
              std::chrono::milliseconds timeout, AuthHandler on_auth);
   // Queues a text frame; one write is in flight at a time. Ignored once closing.
   void send(std::string text);
+  // Acknowledges every push up to `useq` (PROTOCOL.md section 6: ACKs are cumulative), as a
+  // careful client does: while an ACK still waits in the write queue, a newer one updates it
+  // instead of queueing another frame. Under light load every push gets its own ACK at once.
+  void ack(uint64_t useq);
   // Sends {"type":"ping"} every `interval` until the connection ends.
   void start_heartbeat(std::chrono::milliseconds interval);
   // Clean close (1000) once the queued frames are written; the close handler runs at the end.
@@ -75,7 +79,9 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
   AuthHandler on_auth_;
   FrameHandler on_frame_;
   CloseHandler on_close_;
-  std::deque<std::string> queue_;
+  std::deque<std::string> queue_;  // an empty string stands for the pending ACK
+  uint64_t ack_useq_ = 0;          // the newest useq to acknowledge
+  bool ack_queued_ = false;        // the pending ACK is in queue_, not yet written
   State state_ = State::connecting;
   bool writing_ = false;
   bool closing_ = false;
