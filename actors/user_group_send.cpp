@@ -67,8 +67,8 @@ void send_to_group(UserSelf* self, const std::string& device, SendCommand cmd, A
   group_cmd.cid = req.cid;
   group_cmd.body_json = std::move(req.body_json);
   group_cmd.device = device;
-  // The device's next_cseq goes into the same write, as for one-to-one sends.
-  if (auto it = st.devices.find(device); it != st.devices.end())
+  // The device's next_cseq goes into the same write, as for one-to-one sends (when it moved).
+  if (auto it = st.devices.find(device); it != st.devices.end() && req.cseq)
     group_cmd.device_record = DeviceRecord{true, it->second.cursor, it->second.next_cseq};
   st.in_flight[req.cid].push_back(std::move(waiter));
   ask_group(self, req.to.id, std::move(group_cmd), Clock::now(), 0);

@@ -90,8 +90,11 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   auto& opts = st.ctx->options;
   auto max_events = static_cast<uint64_t>(opts.inbox_max_events);
   auto dedup_expiry = now + opts.dedup_retention_s * 1000;
+  // A send with a cseq moved the device's next_cseq: it goes into the same write, so that after a
+  // crash the device resumes its numbering where the stored messages end. Without a cseq nothing
+  // changed, and the write stays one key smaller.
   std::optional<DeviceRecord> device_record;
-  if (auto it = st.devices.find(device); it != st.devices.end())
+  if (auto it = st.devices.find(device); it != st.devices.end() && req.cseq)
     device_record = DeviceRecord{true, it->second.cursor, it->second.next_cseq};
   st.in_flight[cid].push_back(waiter);
   st.ctx->store.commit(

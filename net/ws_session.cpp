@@ -17,9 +17,10 @@ namespace {
 
 // Close code for a client whose outbound queue overflowed: it is not reading.
 constexpr uint16_t kTooSlowCloseCode = 1008;
-// A write gathers queued frames up to about this many bytes.
-constexpr size_t kMaxWriteBytes = 256 * 1024;
-// Buffers above this size are released once drained, so idle connections stay small.
+// A write gathers up to this many queued frames: a header and a payload each, 64 buffers, which
+// is what one sendmsg takes in asio.
+constexpr size_t kMaxWriteFrames = 32;
+// The parser's buffer above this size is released between messages, so idle connections stay small.
 constexpr size_t kKeepBufferBytes = 1024;
 // How long a closing connection waits for the peer's close frame or for its last write.
 constexpr auto kCloseTimeout = std::chrono::seconds(5);
@@ -59,10 +60,11 @@ class WsSession final : public Session,
   void run(const http::request<http::string_body>& upgrade) {
     state_->join(this);
     auto handshake = websocket_handshake(upgrade);
-    out_ = std::move(handshake.response);
+    auto response = std::make_shared<const std::string>(std::move(handshake.response));
     beast::get_lowest_layer(stream_).expires_after(kCloseTimeout);
-    asio::async_write(stream_, asio::buffer(out_),
-                      [self = this->shared_from_this(), ok = handshake.ok](beast::error_code ec, std::size_t) {
+    asio::async_write(stream_, asio::buffer(*response),
+                      [self = this->shared_from_this(), response, ok = handshake.ok](beast::error_code ec,
+                                                                                    std::size_t) {
                         self->on_handshake_written(ec, ok);
                       });
   }
@@ -93,8 +95,6 @@ class WsSession final : public Session,
 
  private:
   void on_handshake_written(beast::error_code ec, bool ok) {
-    out_.clear();
-    out_.shrink_to_fit();
     beast::get_lowest_layer(stream_).expires_never();
     if (ec || !ok) {
       if (ec) fail(ec, "ws handshake");
@@ -252,31 +252,41 @@ class WsSession final : public Session,
     if (!writing_) write_next();
   }
 
-  // Writes every queued frame (up to kMaxWriteBytes) in one write.
+  // Writes the queued frames (up to kMaxWriteFrames) with one gather write: no copy of the
+  // payloads, which stay alive in `writing_frames_` until it completes.
   void write_next() {
     if (finished_) return;
+    writing_frames_.clear();
     if (queue_.empty()) {
-      if (out_.capacity() > kKeepBufferBytes) std::string().swap(out_);
+      // Idle: give back what a burst made these grow to.
       if (queue_.capacity() > 16) std::vector<WsFrame>().swap(queue_);
+      if (writing_frames_.capacity() > 4) {
+        std::vector<WsFrame>().swap(writing_frames_);
+        std::vector<FrameHeader>().swap(headers_);
+        std::vector<asio::const_buffer>().swap(buffers_);
+      }
       return;
     }
-    out_.clear();
-    size_t taken = 0;
-    bool wrote_close = false;
-    while (taken < queue_.size() && (taken == 0 || out_.size() < kMaxWriteBytes)) {
-      auto& frame = queue_[taken++];
-      unsigned char header[10];
-      auto n = ws::encode_header(frame.op, frame.payload->size(), header);
-      out_.append(reinterpret_cast<const char*>(header), n);
-      out_.append(*frame.payload);
-      if (frame.op == ws::Opcode::close) {
-        wrote_close = true;
+    auto taken = std::min(queue_.size(), kMaxWriteFrames);
+    for (size_t i = 0; i < taken; ++i)
+      if (queue_[i].op == ws::Opcode::close) {
+        taken = i + 1;  // nothing after our close
         break;
       }
-    }
+    bool wrote_close = queue_[taken - 1].op == ws::Opcode::close;
+    writing_frames_.assign(std::make_move_iterator(queue_.begin()),
+                           std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(taken)));
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
+    headers_.resize(taken);  // sized before buffers_ points into it
+    buffers_.clear();
+    for (size_t i = 0; i < taken; ++i) {
+      auto& frame = writing_frames_[i];
+      auto n = ws::encode_header(frame.op, frame.payload->size(), headers_[i].bytes);
+      buffers_.emplace_back(headers_[i].bytes, n);
+      buffers_.emplace_back(frame.payload->data(), frame.payload->size());
+    }
     writing_ = true;
-    asio::async_write(stream_, asio::buffer(out_),
+    asio::async_write(stream_, buffers_,
                       [self = this->shared_from_this(), wrote_close](beast::error_code ec, std::size_t) {
                         self->on_write(ec, wrote_close);
                       });
@@ -321,9 +331,14 @@ class WsSession final : public Session,
   std::unique_ptr<char[]> tls_read_buffer_;  // TLS only: decrypted bytes land here
   std::unique_ptr<ConnectionLink> link_;
   std::string address_;  // counted in connections_per_address
-  // Outbound, on the strand: frames waiting, and the bytes of the write in flight.
+  // Outbound, on the strand: frames waiting, and the write in flight (frames, headers, buffers).
   std::vector<WsFrame> queue_;
-  std::string out_;
+  struct FrameHeader {
+    unsigned char bytes[10];
+  };
+  std::vector<WsFrame> writing_frames_;
+  std::vector<FrameHeader> headers_;
+  std::vector<asio::const_buffer> buffers_;
   std::unique_ptr<asio::steady_timer> close_timer_;
   bool writing_ = false;
   bool close_sent_ = false;   // our close frame is queued or written: nothing more is queued
