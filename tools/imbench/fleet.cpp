@@ -100,4 +100,12 @@ uint64_t Fleet::pongs() const {
   return total;
 }
 
+bool Fleet::report_failures(const std::string& scenario, std::string& summary, nlohmann::json& data) {
+  if (failed() == 0) return false;
+  summary = scenario + ": " + std::to_string(failed()) + " connections failed: " + first_error();
+  data["error"] = first_error();
+  close_all(10);
+  return true;
+}
+
 }  // namespace imbench

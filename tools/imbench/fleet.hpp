@@ -48,6 +48,9 @@ class Fleet {
   size_t failed() const { return failed_; }
   size_t closed_early() const { return closed_early_; }
   const std::string& first_error() const { return first_error_; }
+  // If some connections failed: says so in `summary` (for `scenario`) and `data`, closes every
+  // connection and returns true. Otherwise false.
+  bool report_failures(const std::string& scenario, std::string& summary, nlohmann::json& data);
   double connect_seconds() const { return connect_seconds_; }
   Samples& connect_latency() { return connect_latency_; }
   // Sum of pongs over all connections; call only after the pool is stopped.

@@ -91,12 +91,7 @@ ScenarioResult run_direct(const RunContext& ctx) {
   result.data = {{"scenario", "direct"}, {"pairs", o.pairs}, {"messages_per_sender", o.messages}, {"window", o.window},
                  {"rate_target", o.rate}, {"body_bytes", o.body_bytes}, {"connections", fleet.authenticated()},
                  {"connect_failed", fleet.failed()}};
-  if (fleet.failed() > 0) {
-    result.summary = "direct: " + std::to_string(fleet.failed()) + " connections failed: " + fleet.first_error();
-    result.data["error"] = fleet.first_error();
-    fleet.close_all(10);
-    return result;
-  }
+  if (fleet.report_failures("direct", result.summary, result.data)) return result;
 
   PhaseMeter meter(ctx);
   meter.start();

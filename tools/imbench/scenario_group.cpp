@@ -126,12 +126,7 @@ ScenarioResult run_group(const RunContext& ctx) {
   result.data = {{"scenario", "group"}, {"members", o.members}, {"senders", senders}, {"messages_per_sender", o.messages},
                  {"window", o.window}, {"rate_target", o.rate}, {"group", group}, {"connections", fleet.authenticated()},
                  {"connect_failed", fleet.failed()}};
-  if (fleet.failed() > 0) {
-    result.summary = "group: " + std::to_string(fleet.failed()) + " connections failed: " + fleet.first_error();
-    result.data["error"] = fleet.first_error();
-    fleet.close_all(10);
-    return result;
-  }
+  if (fleet.report_failures("group", result.summary, result.data)) return result;
 
   PhaseMeter meter(ctx);
   meter.start();
