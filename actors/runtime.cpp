@@ -79,6 +79,10 @@ void Runtime::shutdown() {
   for (auto& actor : impl_->directory.all_groups())
     caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   impl_->system.await_all_actors_done();
+  // Writes the actors queued last (cursors, devices, sends) call back into the context (the
+  // directory, the counters) when they complete: wait for them while the context still exists.
+  // Commits complete in order, so an empty one completes after every earlier one.
+  context_->store.commit_and_wait([](Txn&) {});
 }
 
 }  // namespace im

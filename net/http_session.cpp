@@ -28,7 +28,10 @@ class HttpSession final : public Closable, public std::enable_shared_from_this<H
     // The destructor may be running already (waiting in leave()): nothing left to close then.
     auto self = this->weak_from_this().lock();
     if (!self) return;
-    asio::post(stream_.get_executor(), [self] {
+    // Moved into the handler: the caller keeps no reference. Were it the last one, the destructor
+    // would run here, on a thread that may hold the session registry's lock (close_all).
+    auto executor = stream_.get_executor();
+    asio::post(executor, [self = std::move(self)] {
       beast::error_code ignored;
       lowest_socket(self->stream_).shutdown(tcp::socket::shutdown_both, ignored);
     });

@@ -57,7 +57,10 @@ class RawSession final : public Session,
     // then there is nothing left to close.
     auto self = this->weak_from_this().lock();
     if (!self) return;
-    asio::post(stream_.get_executor(), [self, code, reason] { self->begin_close(code, reason); });
+    // Moved into the handler: the caller keeps no reference. Were it the last one, the destructor
+    // would run here, on a thread that may hold the session registry's lock (close_all).
+    auto executor = stream_.get_executor();
+    asio::post(executor, [self = std::move(self), code, reason] { self->begin_close(code, reason); });
   }
 
   void close_for_shutdown() override { close(1001, "server shutting down"); }
