@@ -41,6 +41,10 @@ struct Counters {
   // Operations (issue 5): refusals by the limits, and latencies.
   std::atomic<uint64_t> connections_rejected_per_ip{0};
   std::atomic<uint64_t> login_rate_limited{0};
+  // Retention (tools/imserver/sweeper.cpp): what the background sweeper deleted.
+  std::atomic<uint64_t> inbox_events_expired{0};
+  std::atomic<uint64_t> dedup_records_expired{0};
+  std::atomic<uint64_t> sweeps{0};
   LatencyHistogram store_write;  // one LevelDB write (batch), observed by the store
   LatencyHistogram send_ack;     // a send applied -> its send_ack queued (durable in between)
 };

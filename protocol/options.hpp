@@ -29,6 +29,9 @@ struct ServerOptions {
   int64_t dedup_retention_s = 86400;
   int64_t inbox_retention_days = 30;
   int64_t inbox_max_events = 10000;
+  // How often the background sweeper deletes expired inbox events and dedup records (0: never;
+  // otherwise also once shortly after start). See store/retention.hpp.
+  int64_t sweep_interval_s = 3600;
   // Sizes.
   int64_t max_body_bytes = 16 * 1024;
   int64_t max_file_bytes = 10 * 1024 * 1024;

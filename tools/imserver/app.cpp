@@ -7,6 +7,7 @@
 #include "net/server.hpp"
 #include "store/accounts.hpp"
 #include "store/store.hpp"
+#include "sweeper.hpp"
 
 namespace im {
 
@@ -15,6 +16,7 @@ struct App::Parts {
   std::unique_ptr<Accounts> accounts;
   std::unique_ptr<Runtime> runtime;
   std::unique_ptr<Server> server;
+  std::unique_ptr<Sweeper> sweeper;  // expired inbox events and dedup records
 };
 
 App::App(ServerOptions options) : options_(std::move(options)) {}
@@ -31,12 +33,17 @@ uint16_t App::start() {
   if (!parts_->store) throw std::runtime_error("cannot open the store in " + options_.data_dir + ": " + error);
   parts_->accounts = std::make_unique<Accounts>(*parts_->store, options_.password_hash_cost, options_.token_ttl_s);
   parts_->runtime = std::make_unique<Runtime>(options_, *parts_->store, *parts_->accounts);
+  remove_upload_leftovers(options_.data_dir);  // before serving: no upload is running yet
   parts_->server = std::make_unique<Server>(options_, *parts_->runtime, *parts_->accounts, *parts_->store);
-  return parts_->server->start();
+  auto port = parts_->server->start();
+  parts_->sweeper = std::make_unique<Sweeper>(options_, *parts_->store, parts_->runtime->counters());
+  parts_->sweeper->start();
+  return port;
 }
 
 void App::stop() {
   if (!parts_) return;
+  if (parts_->sweeper) parts_->sweeper->stop();  // before the store is flushed
   if (parts_->server) parts_->server->stop();
   if (parts_->runtime) parts_->runtime->shutdown();
   parts_->server.reset();

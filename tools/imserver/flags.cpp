@@ -43,6 +43,7 @@ std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
       {"dedup-retention-s", &o.dedup_retention_s, "how long a cid is remembered", 1},
       {"inbox-retention-days", &o.inbox_retention_days, "inbox events older than this may be dropped", 1},
       {"inbox-max-events", &o.inbox_max_events, "events kept per inbox", 1},
+      {"sweep-interval-s", &o.sweep_interval_s, "delete expired inbox events and dedup records this often (0: never)", 0},
       {"token-ttl-s", &o.token_ttl_s, "token lifetime", 1},
       {"rate-sends-per-s", &o.rate_sends_per_s, "sends per second per connection (bursts of twice that; 0: no limit)", 0},
       {"rate-frames-per-s", &o.rate_frames_per_s, "frames per second per connection (bursts of twice that; 0: no limit)", 0},

@@ -1,0 +1,166 @@
+#include "store/retention.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "store/keys.hpp"
+
+namespace im {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Inbox keys: prefix byte, 8-byte user, 8-byte useq (store/keys.hpp).
+constexpr size_t kInboxKeySize = 1 + 8 + 8;
+// Dedup records read per scan before the iterator is released and `cancel` is looked at.
+constexpr size_t kDedupScanPage = 8192;
+
+bool cancel_requested(const std::atomic<bool>* cancel) { return cancel && cancel->load(std::memory_order_relaxed); }
+
+// Collects keys to delete and deletes them in commits of at most `per_commit` keys.
+class ChunkedDeleter {
+ public:
+  ChunkedDeleter(Store& store, size_t per_commit, SweepResult& result)
+      : store_(store), per_commit_(std::max<size_t>(1, per_commit)), result_(result) {}
+
+  // Returns false once a commit failed.
+  bool add(std::string key) {
+    pending_.push_back(std::move(key));
+    return pending_.size() < per_commit_ || flush();
+  }
+
+  bool flush() {
+    if (pending_.empty()) return result_.ok;
+    auto keys = std::make_shared<std::vector<std::string>>(std::move(pending_));
+    pending_.clear();
+    ++result_.commits;
+    bool ok = store_.commit_and_wait([keys](Txn& txn) {
+      for (auto& key : *keys) txn.del(key);
+    });
+    if (ok) result_.deleted += keys->size();
+    else result_.ok = false;
+    return ok;
+  }
+
+ private:
+  Store& store_;
+  size_t per_commit_;
+  SweepResult& result_;
+  std::vector<std::string> pending_;
+};
+
+// The top-level "ts" of an inbox event, if it has one.
+std::optional<int64_t> event_ts(std::string_view text) {
+  auto event = json::parse(text.begin(), text.end(), nullptr, false);
+  if (!event.is_object()) return std::nullopt;
+  auto ts = event.find("ts");
+  if (ts == event.end() || !ts->is_number_integer()) return std::nullopt;
+  return ts->get<int64_t>();
+}
+
+// A dedup record's expires_ms; 0 (long expired) when the record is not readable.
+int64_t dedup_expires_ms(std::string_view text) {
+  auto record = json::parse(text.begin(), text.end(), nullptr, false);
+  if (!record.is_object()) return 0;
+  auto expires = record.find("expires_ms");
+  if (expires == record.end() || !expires->is_number_integer()) return 0;
+  return expires->get<int64_t>();
+}
+
+// The first user at or after `from` that has an inbox event.
+std::optional<UserId> next_inbox_user(const Store& store, const std::string& from, const std::string& to) {
+  std::optional<UserId> user;
+  store.scan(from, to, false, [&](std::string_view key, std::string_view) {
+    if (key.size() != kInboxKeySize) return true;  // not an inbox key: never written, skip it
+    user = keys::get_u64(key.substr(1));
+    return false;
+  });
+  return user;
+}
+
+// The useqs of `user`'s inbox that are expired under the rule of sweep_inbox, ascending.
+std::vector<uint64_t> expired_useqs(const Store& store, UserId user, int64_t cutoff_ms, SweepResult& result) {
+  std::vector<uint64_t> seen;  // useqs read so far, ascending
+  size_t expired = 0;          // seen[0, expired) are at or below the newest old ts
+  auto prefix = keys::inbox_prefix(user);
+  store.scan(prefix, keys::prefix_end(prefix), false, [&](std::string_view key, std::string_view value) {
+    if (key.size() != kInboxKeySize) return true;
+    ++result.examined;
+    auto ts = event_ts(value);
+    if (ts && *ts >= cutoff_ms) return false;  // young: so is everything after it, as far as we know
+    seen.push_back(keys::get_u64(key.substr(9)));
+    if (ts) expired = seen.size();
+    return true;
+  });
+  seen.resize(expired);
+  return seen;
+}
+
+}  // namespace
+
+SweepResult sweep_inbox(Store& store, int64_t now_ms, int64_t retention_ms, size_t keys_per_commit,
+                        const std::atomic<bool>* cancel) {
+  SweepResult result;
+  ChunkedDeleter deleter(store, keys_per_commit, result);
+  const int64_t cutoff_ms = now_ms - retention_ms;
+  const std::string all_inboxes_end = keys::prefix_end(std::string(1, keys::kInbox));
+  std::string from(1, keys::kInbox);
+  while (result.ok) {
+    if (cancel_requested(cancel)) {
+      result.ok = false;
+      result.cancelled = true;
+      break;
+    }
+    auto user = next_inbox_user(store, from, all_inboxes_end);
+    if (!user) break;
+    ++result.users;
+    for (uint64_t useq : expired_useqs(store, *user, cutoff_ms, result))
+      if (!deleter.add(keys::inbox(*user, useq))) break;
+    from = keys::prefix_end(keys::inbox_prefix(*user));
+    if (from.empty() || from >= all_inboxes_end) break;  // the largest user id was the last
+  }
+  if (result.ok) deleter.flush();
+  return result;
+}
+
+SweepResult sweep_dedup(Store& store, int64_t now_ms, size_t keys_per_commit, const std::atomic<bool>* cancel) {
+  SweepResult result;
+  ChunkedDeleter deleter(store, keys_per_commit, result);
+  const std::string end = keys::prefix_end(std::string(1, keys::kDedup));
+  std::string from(1, keys::kDedup);
+  bool more = true;
+  while (more && result.ok) {
+    if (cancel_requested(cancel)) {
+      result.ok = false;
+      result.cancelled = true;
+      break;
+    }
+    // One page: the iterator is released before the deletes are committed.
+    std::vector<std::string> expired;
+    std::string last_key;
+    size_t read = 0;
+    more = false;
+    store.scan(from, end, false, [&](std::string_view key, std::string_view value) {
+      ++read;
+      ++result.examined;
+      if (dedup_expires_ms(value) <= now_ms) expired.emplace_back(key);
+      if (read < kDedupScanPage) return true;
+      last_key.assign(key);
+      more = true;
+      return false;
+    });
+    if (more) from = last_key + '\0';  // the smallest key after the last one read
+    for (auto& key : expired)
+      if (!deleter.add(std::move(key))) break;
+  }
+  if (result.ok) deleter.flush();
+  return result;
+}
+
+}  // namespace im
