@@ -3,7 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "actors/directory.hpp"
+#include "actors/inbox_writer.hpp"
 #include "actors/user_state.hpp"
 #include "protocol/frames.hpp"
 #include "store/conversations.hpp"
@@ -115,8 +115,12 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
         txn.put(keys::user_conv(peer, conv), last.dump());
         if (device_record) put_device(txn, user, device, *device_record);
       },
-      [self = caf::actor_cast<caf::actor>(self), outcome](bool ok) {
+      [self = caf::actor_cast<caf::actor>(self), outcome, ctx = st.ctx](bool ok) {
         outcome->ok = ok;
+        // The peer hears of its event from the commit thread, like every other inbox append
+        // (inbox_writer.cpp), so its notifications arrive in useq order and its in-memory tail
+        // stays contiguous. Through this actor, the peer's own echo could overtake it.
+        if (ok) notify_appended(*ctx, outcome->peer, outcome->peer_useq, std::move(outcome->peer_text));
         caf::anon_send(self, committed_atom::value, outcome);
       });
 }
@@ -206,10 +210,6 @@ void on_committed(UserSelf* self, const CommitOutcomePtr& outcome) {
   st.ctx->counters.send_ack.observe(Clock::now() - outcome->started);
   note_appended(self, outcome->own_useq, std::make_shared<const std::string>(std::move(outcome->own_text)));
   pump_all(self);
-  auto peer = st.ctx->directory.find_user(outcome->peer);
-  if (peer)
-    self->send(peer, appended_atom::value, outcome->peer_useq,
-               SharedText(std::make_shared<const std::string>(std::move(outcome->peer_text))));
 }
 
 }  // namespace im

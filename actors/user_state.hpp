@@ -52,7 +52,7 @@ struct CommitOutcome {
   uint64_t own_useq = 0;
   std::string own_text;
   uint64_t peer_useq = 0;
-  std::string peer_text;
+  std::string peer_text;  // handed to the peer's actor by the commit callback (user_send.cpp)
   Clock::time_point started;  // when apply_send began the write: send->ack latency metric
 };
 

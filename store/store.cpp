@@ -203,6 +203,9 @@ class LevelStore final : public Store {
         BatchTxn txn(*this, pending, batch);
         p.build(txn);
       }
+      // Each counter once, at its final value: a user who gets several events in one group
+      // commit (a busy group, a burst of messages) costs one counter write, not one per event.
+      for (const auto& [key, value] : pending) batch.Put(key, encode_u64(value));
       leveldb::WriteOptions options;
       options.sync = fsync_;
       auto started = std::chrono::steady_clock::now();
@@ -233,8 +236,7 @@ class LevelStore final : public Store {
 
 uint64_t BatchTxn::next(const std::string& key) {
   uint64_t v = peek(key) + 1;
-  pending_[key] = v;
-  batch_.Put(key, encode_u64(v));
+  pending_[key] = v;  // written once per batch by write_group
   return v;
 }
 
