@@ -9,8 +9,8 @@ std::string auth_frame(const std::string& token, const std::string& device) {
   return nlohmann::json{{"type", "auth"}, {"token", token}, {"device", device}}.dump();
 }
 
-Fleet::Fleet(IoPool& pool, Target target, uint64_t source_offset)
-    : pool_(pool), target_(std::move(target)), source_offset_(source_offset) {}
+Fleet::Fleet(IoPool& pool, Target target, uint64_t source_offset, WriteMode write_mode)
+    : pool_(pool), target_(std::move(target)), source_offset_(source_offset), write_mode_(write_mode) {}
 
 void Fleet::connect(const std::vector<std::string>& auth_frames, size_t concurrency, int64_t timeout_ms,
                     int64_t heartbeat_ms, double limit_s, Prepare prepare, EarlyClose early_close) {
@@ -20,7 +20,7 @@ void Fleet::connect(const std::vector<std::string>& auth_frames, size_t concurre
   prepare_ = std::move(prepare);
   early_close_ = std::move(early_close);
   clients_.clear();
-  for (size_t i = 0; i < auth_frames_.size(); ++i) clients_.push_back(std::make_shared<WsClient>(pool_.at(i)));
+  for (size_t i = 0; i < auth_frames_.size(); ++i) clients_.push_back(std::make_shared<WsClient>(pool_.at(i), write_mode_));
   auto start = Clock::now();
   size_t chains = std::max<size_t>(1, std::min(concurrency, clients_.size()));
   for (size_t c = 0; c < chains; ++c) {

@@ -24,7 +24,7 @@ std::string auth_frame(const std::string& token, const std::string& device);
 
 class Fleet {
  public:
-  Fleet(IoPool& pool, Target target, uint64_t source_offset = 0);
+  Fleet(IoPool& pool, Target target, uint64_t source_offset = 0, WriteMode write_mode = WriteMode::batched);
 
   // Called on connection i's thread before it connects: set its frame handler here.
   using Prepare = std::function<void(size_t i, WsClient& client)>;
@@ -63,6 +63,7 @@ class Fleet {
   IoPool& pool_;
   Target target_;
   uint64_t source_offset_;
+  WriteMode write_mode_;
   std::vector<std::shared_ptr<WsClient>> clients_;
   std::vector<std::string> auth_frames_;
   int64_t timeout_ms_ = 0;

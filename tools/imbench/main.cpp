@@ -4,6 +4,7 @@
 //   direct  P pairs exchanging M messages each; throughput, latency, zero loss / duplicates
 //   group   one group of K members, S senders; deliveries per second, fan-out spread
 //   churn   connect, auth, send a few, disconnect, over and over; connect+auth per second
+//   floor   no server: the CPU price of one small loopback TCP hop, the machine's lower bound
 // Exit status: 0 when every check passed, 1 when a check failed, 2 on bad usage or setup failure.
 
 #include <iostream>
@@ -19,9 +20,9 @@ using namespace imbench;
 int main(int argc, char** argv) {
   BenchOptions o;
   CLI::App app{"imbench: load generator for imserver (loopback only; every run is bounded)"};
-  app.add_option("scenario", o.scenario, "idle, direct, group or churn")
+  app.add_option("scenario", o.scenario, "idle, direct, group, churn or floor")
       ->required()
-      ->check(CLI::IsMember({"idle", "direct", "group", "churn"}));
+      ->check(CLI::IsMember({"idle", "direct", "group", "churn", "floor"}));
   app.add_option("--server", o.server, "HOST:PORT of the server (loopback)")->capture_default_str();
   app.add_option("--server-pid", o.server_pid, "server pid for CPU and memory (default: who listens on the port)");
   app.add_option("--duration-s", o.duration_s, "bound on the measured phase")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
@@ -32,13 +33,16 @@ int main(int argc, char** argv) {
   app.add_option("--connect-concurrency", o.connect_concurrency, "connects+auths in flight")->capture_default_str()->check(CLI::Range(1, 10000));
   app.add_option("--password", o.password, "password of the registered users")->capture_default_str();
   app.add_option("--user-prefix", o.user_prefix, "user name prefix (default: random per run)");
+  app.add_option("--write-batching", o.write_batching,
+                 "on: the frames a client queues in one turn leave in one write; off: one write per frame")
+      ->capture_default_str();
   app.add_option("--timeout-ms", o.timeout_ms, "bound on one connect+auth or HTTP request")->capture_default_str()->check(CLI::Range(int64_t(100), int64_t(600000)));
   app.add_option("--connections", o.connections, "idle: connections")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(200000)));
   app.add_option("--procs", o.procs, "idle: worker processes")->capture_default_str()->check(CLI::Range(1, 64));
   app.add_option("--hold-s", o.hold_s, "idle: how long to hold the connections")->capture_default_str()->check(CLI::Range(0.0, 3600.0));
   app.add_option("--heartbeat-ms", o.heartbeat_ms, "ping interval (0: what auth_ok announces)")->capture_default_str()->check(CLI::Range(int64_t(0), int64_t(3600000)));
   app.add_option("--pairs", o.pairs, "direct: pairs of users")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(50000)));
-  app.add_option("--messages", o.messages, "direct, group: messages per sender")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(10000000)));
+  app.add_option("--messages", o.messages, "direct, group: messages per sender; floor: round trips")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(10000000)));
   app.add_option("--window", o.window, "direct, group: sends in flight per sender")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(100000)));
   app.add_option("--rate", o.rate, "direct, group: target messages/s over all senders (0: window only)")->capture_default_str()->check(CLI::Range(0.0, 1e9));
   app.add_option("--body-bytes", o.body_bytes, "direct, group: text padding per message")->capture_default_str()->check(CLI::Range(int64_t(0), int64_t(15000)));
@@ -53,15 +57,19 @@ int main(int argc, char** argv) {
   try {
     RunContext ctx;
     ctx.options = o;
-    ctx.target = Target::parse(o.server, o.sources);
-    ctx.server_pid = o.server_pid > 0 ? static_cast<pid_t>(o.server_pid) : find_server_pid(ctx.target.server.port());
-    ctx.prefix = o.user_prefix.empty() ? random_prefix() : o.user_prefix;
-    if (ctx.server_pid <= 0) std::cerr << "imbench: server process not found; CPU and memory figures are omitted\n";
-    if (o.scenario == "idle") result = run_idle(ctx);
-    else if (o.scenario == "direct") result = run_direct(ctx);
-    else if (o.scenario == "group") result = run_group(ctx);
-    else result = run_churn(ctx);
-    result.data["server_pid"] = ctx.server_pid;
+    if (o.scenario == "floor") {
+      result = run_floor(ctx);  // measures the machine, not a server
+    } else {
+      ctx.target = Target::parse(o.server, o.sources);
+      ctx.server_pid = o.server_pid > 0 ? static_cast<pid_t>(o.server_pid) : find_server_pid(ctx.target.server.port());
+      ctx.prefix = o.user_prefix.empty() ? random_prefix() : o.user_prefix;
+      if (ctx.server_pid <= 0) std::cerr << "imbench: server process not found; CPU and memory figures are omitted\n";
+      if (o.scenario == "idle") result = run_idle(ctx);
+      else if (o.scenario == "direct") result = run_direct(ctx);
+      else if (o.scenario == "group") result = run_group(ctx);
+      else result = run_churn(ctx);
+      result.data["server_pid"] = ctx.server_pid;
+    }
   } catch (const std::exception& e) {
     std::cerr << "imbench " << o.scenario << ": " << e.what() << "\n";
     if (o.json) std::cout << nlohmann::json{{"scenario", o.scenario}, {"ok", false}, {"error", e.what()}}.dump() << std::endl;

@@ -20,6 +20,7 @@ struct BenchOptions {
   std::string password = "bench-password";
   std::string user_prefix;              // "" : a random one per run
   int64_t timeout_ms = 15000;           // one connect+auth, or one HTTP request
+  bool write_batching = true;           // frames queued in one turn leave in one write (ws_client.hpp)
   // idle
   int64_t connections = 1000;
   int procs = 1;                        // worker processes for idle (each has its own fd limit)

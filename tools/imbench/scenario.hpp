@@ -10,6 +10,7 @@
 #include "options.hpp"
 #include "stats.hpp"
 #include "target.hpp"
+#include "ws_client.hpp"
 
 namespace imbench {
 
@@ -30,6 +31,12 @@ ScenarioResult run_idle(const RunContext& ctx);
 ScenarioResult run_direct(const RunContext& ctx);
 ScenarioResult run_group(const RunContext& ctx);
 ScenarioResult run_churn(const RunContext& ctx);
+// Needs no server: the CPU price of one loopback hop on this machine (scenario_floor.cpp).
+ScenarioResult run_floor(const RunContext& ctx);
+
+inline WriteMode write_mode(const BenchOptions& o) {
+  return o.write_batching ? WriteMode::batched : WriteMode::one_frame_per_write;
+}
 
 // CPU seconds of the server and of imbench over one measured phase, and the server's counters.
 class PhaseMeter {

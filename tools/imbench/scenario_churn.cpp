@@ -24,6 +24,7 @@ struct ChurnShared {
   std::string prefix;
   int64_t per_connection = 0;
   int64_t timeout_ms = 0;
+  WriteMode write_mode = WriteMode::batched;
   std::atomic<bool> stop{false};
   std::atomic<int64_t> cycles_left{0};
   std::atomic<int64_t> auths{0};
@@ -68,7 +69,7 @@ class Lane : public std::enable_shared_from_this<Lane> {
   }
 
   void connect() {
-    client_ = std::make_shared<WsClient>(ioc_);
+    client_ = std::make_shared<WsClient>(ioc_, shared_.write_mode);
     auto self = shared_from_this();
     client_->set_frame_handler([self](const json& f) { self->on_frame(f); });
     client_->set_close_handler([self](int) { self->on_closed(); });
@@ -188,6 +189,7 @@ ScenarioResult run_churn(const RunContext& ctx) {
   shared.prefix = ctx.prefix;
   shared.per_connection = o.messages_per_connection;
   shared.timeout_ms = o.timeout_ms;
+  shared.write_mode = write_mode(o);
   shared.cycles_left = o.max_cycles;
   std::vector<std::shared_ptr<Lane>> all;
   for (size_t i = 0; i < lanes; ++i)

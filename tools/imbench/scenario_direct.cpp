@@ -80,7 +80,7 @@ ScenarioResult run_direct(const RunContext& ctx) {
     frames.push_back(auth_frame(accounts[i].token, "bench"));
   }
 
-  Fleet fleet(pool, ctx.target);
+  Fleet fleet(pool, ctx.target, 0, write_mode(o));
   fleet.connect(frames, static_cast<size_t>(o.connect_concurrency), o.timeout_ms, o.heartbeat_ms, o.duration_s,
                 [&](size_t i, WsClient& client) {
                   client.set_frame_handler([&members, &progress, i, c = &client](const json& f) {

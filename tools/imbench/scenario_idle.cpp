@@ -32,7 +32,7 @@ json idle_worker(const RunContext& ctx, const std::vector<BenchAccount>& account
                  const ReadyHook& ready) {
   auto& o = ctx.options;
   IoPool pool(o.threads);
-  Fleet fleet(pool, ctx.target, begin);
+  Fleet fleet(pool, ctx.target, begin, write_mode(o));
   std::vector<std::string> frames;
   for (size_t i = begin; i < end; ++i) frames.push_back(auth_frame(accounts[i].token, "idle"));
   fleet.connect(frames, static_cast<size_t>(o.connect_concurrency), o.timeout_ms, o.heartbeat_ms, o.duration_s,

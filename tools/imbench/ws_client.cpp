@@ -1,18 +1,48 @@
 #include "ws_client.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <vector>
 
-#include <boost/beast/core/bind_handler.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 
 namespace imbench {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
+using boost::system::error_code;
 using nlohmann::json;
 
-WsClient::WsClient(asio::io_context& ioc) : ws_(ioc), deadline_(ioc), heartbeat_(ioc) {}
+namespace {
+
+// The largest frame imbench accepts from the server (its own --max-frame-bytes is 1 MiB).
+constexpr uint64_t kMaxFrameBytes = 16u << 20;
+// Reads per readable event before waiting again, so one busy connection cannot starve the others.
+constexpr int kReadsPerWakeup = 4;
+constexpr uint16_t kNormalClosure = 1000, kNoStatus = 1005;
+
+// One read buffer per io thread: a connection waits until its socket is readable and then reads
+// synchronously, so an idle connection holds no buffer (the server's sessions do the same).
+std::vector<char>& read_buffer() {
+  thread_local std::vector<char> buffer(64 * 1024);
+  return buffer;
+}
+
+uint64_t big_endian(std::string_view bytes) {
+  uint64_t value = 0;
+  for (unsigned char c : bytes) value = (value << 8) | c;
+  return value;
+}
+
+}  // namespace
+
+WsClient::WsClient(asio::io_context& ioc, WriteMode mode)
+    : socket_(ioc),
+      deadline_(ioc),
+      heartbeat_(ioc),
+      mode_(mode),
+      mask_state_(static_cast<uint32_t>(reinterpret_cast<uintptr_t>(this) >> 4) | 1u) {}
 
 void WsClient::start(const Target& target, const asio::ip::address_v4& source, std::string auth_frame,
                      std::chrono::milliseconds timeout, AuthHandler on_auth) {
@@ -20,59 +50,152 @@ void WsClient::start(const Target& target, const asio::ip::address_v4& source, s
   auth_frame_ = std::move(auth_frame);
   on_auth_ = std::move(on_auth);
   deadline_.expires_after(timeout);
-  deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+  deadline_.async_wait([self = shared_from_this()](error_code ec) {
     if (!ec && self->state_ != State::ready && self->state_ != State::ended) self->fail_auth("timeout");
   });
   try {
-    bind_source(ws_.next_layer(), source);
+    bind_source(socket_, source);
   } catch (const std::exception& e) {
     // Report on the next turn so that on_auth never runs inside start().
-    asio::post(ws_.get_executor(), [self = shared_from_this(), what = std::string(e.what())] {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), what = std::string(e.what())] {
       self->fail_auth("bind: " + what);
     });
     return;
   }
-  ws_.next_layer().async_connect(target_.server,
-                                 beast::bind_front_handler(&WsClient::on_connect, shared_from_this()));
+  socket_.async_connect(target_.server, [self = shared_from_this()](error_code ec) { self->on_connect(ec); });
 }
 
-void WsClient::on_connect(beast::error_code ec) {
+void WsClient::on_connect(error_code ec) {
   if (state_ == State::ended) return;
   if (ec) return fail_auth("connect: " + ec.message());
-  websocket::stream_base::timeout timeouts{};
-  timeouts.handshake_timeout = std::chrono::seconds(30);
-  timeouts.idle_timeout = websocket::stream_base::none();
-  timeouts.keep_alive_pings = false;
-  ws_.set_option(timeouts);
-  ws_.text(true);
-  ws_.async_handshake(target_.host_header, "/ws",
-                      beast::bind_front_handler(&WsClient::on_handshake, shared_from_this()));
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  state_ = State::upgrading;
+  // The key is fixed: imbench does not check Sec-WebSocket-Accept (test_ws_transport does).
+  auto request = std::make_shared<std::string>("GET /ws HTTP/1.1\r\nHost: " + target_.host_header +
+                                               "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                               "Sec-WebSocket-Version: 13\r\n\r\n");
+  asio::async_write(socket_, asio::buffer(*request), [self = shared_from_this(), request](error_code ec, std::size_t) {
+    if (self->state_ == State::ended) return;
+    if (ec) return self->fail_auth("websocket upgrade: " + ec.message());
+    asio::async_read_until(self->socket_, asio::dynamic_buffer(self->upgrade_), "\r\n\r\n",
+                           [self](error_code ec, std::size_t n) { self->on_upgrade(ec, n); });
+  });
 }
 
-void WsClient::on_handshake(beast::error_code ec) {
+void WsClient::on_upgrade(error_code ec, std::size_t header_bytes) {
   if (state_ == State::ended) return;
   if (ec) return fail_auth("websocket upgrade: " + ec.message());
+  if (upgrade_.compare(0, 12, "HTTP/1.1 101") != 0)
+    return fail_auth("websocket upgrade: " + upgrade_.substr(0, upgrade_.find('\r')));
   state_ = State::await_auth_required;
-  do_read();
+  socket_.non_blocking(true, ec);
+  // The server may have sent auth_required right behind its answer.
+  std::string leftover = upgrade_.substr(header_bytes);
+  upgrade_.clear();
+  upgrade_.shrink_to_fit();
+  if (!leftover.empty() && !consume(leftover)) return;
+  wait_readable();
 }
 
-void WsClient::do_read() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&WsClient::on_read, shared_from_this()));
+void WsClient::wait_readable() {
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
 }
 
-void WsClient::on_read(beast::error_code ec, std::size_t) {
+void WsClient::on_readable(error_code ec) {
   if (state_ == State::ended) return;
-  if (ec) {
-    int code = ec == websocket::error::closed ? static_cast<int>(ws_.reason().code) : -1;
-    if (state_ != State::ready) return fail_auth("connection ended before auth_ok (close code " + std::to_string(code) + ")");
-    return end(code);
+  auto& buffer = read_buffer();
+  for (int reads = 0; !ec && reads < kReadsPerWakeup; ++reads) {
+    auto n = socket_.read_some(asio::buffer(buffer), ec);
+    if (ec == asio::error::would_block) {
+      ec = {};
+      break;
+    }
+    if (ec) break;
+    std::string_view input(buffer.data(), n);
+    if (!partial_.empty()) {
+      std::string joined = std::move(partial_);
+      partial_.clear();
+      joined.append(input);
+      if (!consume(joined)) return;
+    } else if (!consume(input)) {
+      return;
+    }
   }
-  auto data = buffer_.cdata();
-  auto frame = json::parse(static_cast<const char*>(data.data()), static_cast<const char*>(data.data()) + data.size(),
-                           nullptr, false);
-  buffer_.consume(buffer_.size());
+  if (ec) {
+    // The socket ended without (or right after) a close frame.
+    if (state_ != State::ready)
+      return fail_auth("connection ended before auth_ok (close code " + std::to_string(peer_close_code_) + ")");
+    return end(peer_close_code_);
+  }
+  wait_readable();
+}
+
+bool WsClient::consume(std::string_view input) {
+  while (state_ != State::ended) {
+    if (input.size() < 2) break;
+    auto b0 = static_cast<unsigned char>(input[0]), b1 = static_cast<unsigned char>(input[1]);
+    bool fin = b0 & 0x80;
+    auto opcode = static_cast<uint8_t>(b0 & 0x0f);
+    uint64_t length = b1 & 0x7f;
+    size_t header = 2;
+    if (length == 126) header = 4;
+    if (length == 127) header = 10;
+    if (input.size() < header) break;
+    if (header > 2) length = big_endian(input.substr(2, header - 2));
+    if ((b1 & 0x80) || length > kMaxFrameBytes) {
+      if (state_ != State::ready) fail_auth("the server sent a frame imbench cannot read");
+      else end(-1);
+      return false;
+    }
+    if (input.size() - header < length) break;
+    auto payload = input.substr(header, static_cast<size_t>(length));
+    input.remove_prefix(header + static_cast<size_t>(length));
+    switch (opcode) {
+      case 0:  // continuation
+        message_.append(payload);
+        if (fin) {
+          std::string whole = std::move(message_);
+          message_.clear();
+          on_message(whole);
+        }
+        break;
+      case 1:
+      case 2:
+        if (fin) on_message(payload);
+        else message_.assign(payload);
+        break;
+      case kPing:
+        queue_frame(kPong, std::string(payload));
+        break;
+      case kClose: {
+        peer_close_code_ = payload.size() >= 2 ? static_cast<int>(big_endian(payload.substr(0, 2))) : kNoStatus;
+        if (!close_sent_ && !writing_) {
+          // Answer the server's close with its code, best effort, then end (RFC 6455 5.5.1).
+          close_sent_ = true;
+          out_.clear();
+          append_masked(kClose, payload.substr(0, std::min<size_t>(payload.size(), 2)));
+          error_code ignored;
+          socket_.write_some(asio::buffer(out_), ignored);
+        }
+        if (state_ != State::ready)
+          fail_auth("connection ended before auth_ok (close code " + std::to_string(peer_close_code_) + ")");
+        else end(peer_close_code_);
+        return false;
+      }
+      default:  // pong and anything unknown
+        break;
+    }
+  }
+  if (state_ == State::ended) return false;
+  partial_.assign(input);
+  return true;
+}
+
+void WsClient::on_message(std::string_view payload) {
+  auto frame = json::parse(payload.begin(), payload.end(), nullptr, false);
   if (frame.is_object()) handle(frame);
-  if (state_ != State::ended) do_read();
 }
 
 void WsClient::handle(const json& frame) {
@@ -81,7 +204,7 @@ void WsClient::handle(const json& frame) {
     case State::await_auth_required:
       if (type == "auth_required") {
         state_ = State::await_auth_ok;
-        send(auth_frame_);
+        queue_frame(kText, auth_frame_);
       }
       return;
     case State::await_auth_ok:
@@ -109,49 +232,95 @@ void WsClient::handle(const json& frame) {
 
 void WsClient::send(std::string text) {
   if (closing_ || state_ == State::ended) return;
-  queue_.push_back(std::move(text));
-  if (!writing_) write_next();
+  queue_frame(kText, std::move(text));
 }
 
 void WsClient::ack(uint64_t useq) {
   if (closing_ || state_ == State::ended) return;
   ack_useq_ = std::max(ack_useq_, useq);
-  if (ack_queued_) return;
-  ack_queued_ = true;
-  queue_.emplace_back();
-  if (!writing_) write_next();
+  if (ack_pending_) return;
+  ack_pending_ = true;
+  queue_.emplace_back(kText, std::string());  // the ACK's place: written with the newest useq
+  schedule_flush();
 }
 
-void WsClient::write_next() {
-  if (!queue_.empty()) {
-    writing_ = true;
-    if (queue_.front().empty()) {  // the pending ACK, with the newest useq
-      queue_.front() = R"({"type":"ack","useq":)" + std::to_string(ack_useq_) + "}";
-      ack_queued_ = false;
+void WsClient::queue_frame(Opcode opcode, std::string payload) {
+  if (state_ == State::ended || close_sent_) return;
+  queue_.emplace_back(opcode, std::move(payload));
+  schedule_flush();
+}
+
+// Writes happen at the end of the current turn, so that everything the handlers of one read
+// queued leaves together.
+void WsClient::schedule_flush() {
+  if (flush_posted_ || writing_) return;  // a write in flight flushes again when it completes
+  flush_posted_ = true;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->flush();
+  });
+}
+
+void WsClient::flush() {
+  if (writing_ || state_ == State::ended) return;
+  size_t limit = mode_ == WriteMode::batched ? std::numeric_limits<size_t>::max() : 1;
+  size_t frames = 0;
+  out_.clear();
+  while (!queue_.empty() && frames < limit) {
+    auto& [opcode, payload] = queue_.front();
+    if (opcode == kText && payload.empty()) {  // the pending ACK, with the newest useq
+      append_masked(kText, R"({"type":"ack","useq":)" + std::to_string(ack_useq_) + "}");
+      ack_pending_ = false;
+    } else {
+      append_masked(opcode, payload);
     }
-    ws_.async_write(asio::buffer(queue_.front()), beast::bind_front_handler(&WsClient::on_write, shared_from_this()));
-    return;
+    queue_.pop_front();
+    ++frames;
   }
-  if (closing_ && !close_sent_) {
-    close_sent_ = true;
-    writing_ = true;
-    ws_.async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code ec) {
-      self->writing_ = false;
-      // The pending read ends with `closed` once the server answers; an error ends it here.
-      if (ec) self->end(-1);
-    });
+  if (closing_ && !close_sent_ && queue_.empty() && frames < limit) {
+    unsigned char code[2] = {kNormalClosure >> 8, kNormalClosure & 0xff};
+    append_masked(kClose, std::string_view(reinterpret_cast<char*>(code), 2));
+    close_sent_ = true;  // the server's answering close ends the connection (consume)
+    ++frames;
   }
+  if (frames == 0) return;
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(out_),
+                    [self = shared_from_this()](error_code ec, std::size_t n) { self->on_write(ec, n); });
 }
 
-void WsClient::on_write(beast::error_code ec, std::size_t) {
+void WsClient::append_masked(Opcode opcode, std::string_view payload) {
+  out_.push_back(static_cast<char>(0x80 | opcode));
+  auto size = payload.size();
+  if (size < 126) {
+    out_.push_back(static_cast<char>(0x80 | size));
+  } else if (size <= 0xffff) {
+    out_.push_back(static_cast<char>(0x80 | 126));
+    for (int shift = 8; shift >= 0; shift -= 8) out_.push_back(static_cast<char>((size >> shift) & 0xff));
+  } else {
+    out_.push_back(static_cast<char>(0x80 | 127));
+    for (int shift = 56; shift >= 0; shift -= 8) out_.push_back(static_cast<char>((uint64_t(size) >> shift) & 0xff));
+  }
+  // A client must mask (RFC 6455 5.3); xorshift32 is unpredictable enough for a load generator.
+  mask_state_ ^= mask_state_ << 13;
+  mask_state_ ^= mask_state_ >> 17;
+  mask_state_ ^= mask_state_ << 5;
+  char mask[4];
+  for (int i = 0; i < 4; ++i) mask[i] = static_cast<char>((mask_state_ >> (8 * i)) & 0xff);
+  out_.append(mask, 4);
+  auto start = out_.size();
+  out_.append(payload);
+  for (size_t i = 0; i < size; ++i) out_[start + i] = static_cast<char>(out_[start + i] ^ mask[i & 3]);
+}
+
+void WsClient::on_write(error_code ec, std::size_t) {
   writing_ = false;
   if (state_ == State::ended) return;
   if (ec) {
     if (state_ != State::ready) return fail_auth("write: " + ec.message());
     return end(-1);
   }
-  queue_.pop_front();
-  write_next();
+  flush();
 }
 
 void WsClient::start_heartbeat(std::chrono::milliseconds interval) {
@@ -161,7 +330,7 @@ void WsClient::start_heartbeat(std::chrono::milliseconds interval) {
 
 void WsClient::heartbeat() {
   heartbeat_.expires_after(heartbeat_interval_);
-  heartbeat_.async_wait([self = shared_from_this()](beast::error_code ec) {
+  heartbeat_.async_wait([self = shared_from_this()](error_code ec) {
     if (ec || self->state_ != State::ready || self->closing_) return;
     self->send(R"({"type":"ping"})");
     self->heartbeat();
@@ -173,7 +342,7 @@ void WsClient::close() {
   if (state_ != State::ready) return abort();
   closing_ = true;
   heartbeat_.cancel();
-  if (!writing_) write_next();
+  schedule_flush();
 }
 
 void WsClient::abort() {
@@ -187,8 +356,8 @@ bool WsClient::stop_io() {
   state_ = State::ended;
   deadline_.cancel();
   heartbeat_.cancel();
-  beast::error_code ignored;
-  ws_.next_layer().close(ignored);
+  error_code ignored;
+  socket_.close(ignored);
   return true;
 }
 

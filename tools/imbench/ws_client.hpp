@@ -2,11 +2,18 @@
 // loopback source), upgrade at GET /ws, wait for auth_required, authenticate, then hand every
 // frame to the scenario. Lives on one io_context: every member except the constructor must be
 // called on that io_context's thread, and every handler runs there.
+//
+// The framing (RFC 6455, client side: masked frames out, unmasked frames in) is done here rather
+// than by Beast's websocket::stream, for the same reason the server does its own: the tool shares
+// the machine's two cores with the server, so it must be cheap. It reads whatever the socket has
+// into a per-thread buffer and handles every complete frame in it; frames queued meanwhile (new
+// sends, the cumulative ACK) leave in one write at the end of that turn, as an event-loop client
+// does. With WriteMode::one_frame_per_write every frame is its own write instead, the way a client
+// that calls send() per message behaves (imbench --write-batching off).
 #pragma once
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -18,6 +25,8 @@
 
 namespace imbench {
 
+enum class WriteMode { batched, one_frame_per_write };
+
 class WsClient : public std::enable_shared_from_this<WsClient> {
  public:
   // ok: auth_ok arrived (its frame is passed). Otherwise `error` says what failed.
@@ -27,7 +36,7 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
   // Once, when the connection ended after a successful auth: the close code (-1: no close frame).
   using CloseHandler = std::function<void(int code)>;
 
-  explicit WsClient(boost::asio::io_context& ioc);
+  explicit WsClient(boost::asio::io_context& ioc, WriteMode mode = WriteMode::batched);
 
   void set_frame_handler(FrameHandler handler) { on_frame_ = std::move(handler); }
   void set_close_handler(CloseHandler handler) { on_close_ = std::move(handler); }
@@ -36,11 +45,10 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
   // `on_auth` runs exactly once. The whole exchange is bounded by `timeout`.
   void start(const Target& target, const boost::asio::ip::address_v4& source, std::string auth_frame,
              std::chrono::milliseconds timeout, AuthHandler on_auth);
-  // Queues a text frame; one write is in flight at a time. Ignored once closing.
+  // Queues a text frame; it is written at the end of this turn. Ignored once closing.
   void send(std::string text);
-  // Acknowledges every push up to `useq` (PROTOCOL.md section 6: ACKs are cumulative), as a
-  // careful client does: while an ACK still waits in the write queue, a newer one updates it
-  // instead of queueing another frame. Under light load every push gets its own ACK at once.
+  // Acknowledges every push up to `useq` (PROTOCOL.md section 6: ACKs are cumulative): one ACK
+  // frame per write carries the newest useq seen, however many pushes arrived since the last.
   void ack(uint64_t useq);
   // Sends {"type":"ping"} every `interval` until the connection ends.
   void start_heartbeat(std::chrono::milliseconds interval);
@@ -54,38 +62,52 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
   uint64_t pongs() const { return pongs_; }
 
  private:
-  enum class State { connecting, await_auth_required, await_auth_ok, ready, ended };
+  enum class State { connecting, upgrading, await_auth_required, await_auth_ok, ready, ended };
+  enum Opcode : uint8_t { kText = 1, kClose = 8, kPing = 9, kPong = 10 };
 
-  void on_connect(boost::beast::error_code ec);
-  void on_handshake(boost::beast::error_code ec);
-  void do_read();
-  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void on_connect(boost::system::error_code ec);
+  void on_upgrade(boost::system::error_code ec, std::size_t header_bytes);
+  void wait_readable();
+  void on_readable(boost::system::error_code ec);
+  // Handles every complete frame at the front of `input`; false once the connection ended.
+  bool consume(std::string_view input);
+  void on_message(std::string_view payload);
   void handle(const nlohmann::json& frame);
-  void write_next();
-  void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void queue_frame(Opcode opcode, std::string payload);
+  void schedule_flush();
+  void flush();
+  void append_masked(Opcode opcode, std::string_view payload);
+  void on_write(boost::system::error_code ec, std::size_t bytes);
   void heartbeat();
   void fail_auth(const std::string& error);
   void end(int code);
   // Ends the socket and timers once; false if already ended.
   bool stop_io();
 
-  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
-  boost::beast::flat_buffer buffer_;
+  boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer deadline_;
   boost::asio::steady_timer heartbeat_;
   std::chrono::milliseconds heartbeat_interval_{0};
+  WriteMode mode_;
   Target target_;
   std::string auth_frame_;
   AuthHandler on_auth_;
   FrameHandler on_frame_;
   CloseHandler on_close_;
-  std::deque<std::string> queue_;  // an empty string stands for the pending ACK
-  uint64_t ack_useq_ = 0;          // the newest useq to acknowledge
-  bool ack_queued_ = false;        // the pending ACK is in queue_, not yet written
+  std::string upgrade_;     // the upgrade request, then the server's answer
+  std::string partial_;     // bytes of a frame not yet complete (usually empty)
+  std::string message_;     // a fragmented message being reassembled
+  std::deque<std::pair<Opcode, std::string>> queue_;  // frames not yet written
+  std::string out_;         // the bytes of the write in flight
+  uint64_t ack_useq_ = 0;   // the newest useq to acknowledge
+  bool ack_pending_ = false;
+  bool flush_posted_ = false;
+  uint32_t mask_state_;     // xorshift state for the masking keys
   State state_ = State::connecting;
   bool writing_ = false;
-  bool closing_ = false;
+  bool closing_ = false;     // close() was called: a close frame follows the queued frames
   bool close_sent_ = false;
+  int peer_close_code_ = -1;  // the code of the server's close frame, once it came
   uint64_t pongs_ = 0;
 };
 

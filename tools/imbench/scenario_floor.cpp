@@ -1,0 +1,126 @@
+// floor: what one small loopback TCP transfer costs on this machine, with no server involved.
+// Two threads play ping-pong over a connected loopback pair with TCP_NODELAY: each side writes a
+// 100-byte frame and reads the other's, one write and one read syscall per transfer. The CPU
+// seconds of both threads divided by the transfers give the price of the cheapest possible hop
+// between two processes here, including the wake-up of the reader. A direct message crosses at
+// least four such hops when nothing is batched (send; send_ack and own echo; push; ACK), so
+// 2 cores / (4 x this) is the ceiling of unbatched message throughput for any server on this
+// machine, before the server does any work of its own (docs/BENCHMARKS.md).
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "proc_stats.hpp"
+#include "scenario.hpp"
+#include "stats.hpp"
+
+namespace imbench {
+
+namespace {
+
+constexpr size_t kFrameBytes = 100;
+// Unbatched hops per direct message: send, send_ack+echo (one write), push, ACK.
+constexpr int kHopsPerDirectMessage = 4;
+
+// A file descriptor closed on scope exit.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {
+    if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  }
+  ~Fd() { ::close(fd); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+void no_delay(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+// Writes one frame and reads one; false when the peer went away.
+bool write_frame(int fd, const char* frame) {
+  return ::write(fd, frame, kFrameBytes) == static_cast<ssize_t>(kFrameBytes);
+}
+bool read_frame(int fd, char* buffer) {
+  size_t got = 0;
+  while (got < kFrameBytes) {
+    auto n = ::read(fd, buffer + got, kFrameBytes - got);
+    if (n <= 0) return false;
+    got += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+ScenarioResult run_floor(const RunContext& ctx) {
+  Fd listener(::socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (::bind(listener.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(listener.fd, 1) != 0 ||
+      ::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::runtime_error(std::string("loopback listener: ") + std::strerror(errno));
+  Fd client(::socket(AF_INET, SOCK_STREAM, 0));
+  if (::connect(client.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+    throw std::runtime_error(std::string("loopback connect: ") + std::strerror(errno));
+  Fd server(::accept(listener.fd, nullptr, nullptr));
+  no_delay(client.fd);
+  no_delay(server.fd);
+
+  // Bounded by count and by time: the pinging side stops at whichever comes first.
+  auto limit = static_cast<int64_t>(ctx.options.messages);
+  auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(ctx.options.duration_s * 1000));
+  char frame[kFrameBytes];
+  std::memset(frame, 'x', sizeof frame);
+
+  double cpu_before = own_cpu_seconds();
+  auto started = Clock::now();
+  std::thread echo([&] {
+    char buffer[kFrameBytes];
+    while (read_frame(server.fd, buffer) && write_frame(server.fd, buffer)) {
+    }
+  });
+  int64_t round_trips = 0;
+  char buffer[kFrameBytes];
+  while (round_trips < limit && (round_trips % 1024 != 0 || Clock::now() < deadline)) {
+    if (!write_frame(client.fd, frame) || !read_frame(client.fd, buffer)) break;
+    ++round_trips;
+  }
+  ::shutdown(client.fd, SHUT_RDWR);  // ends the echo thread's read
+  echo.join();
+  double wall_s = std::chrono::duration<double>(Clock::now() - started).count();
+  double cpu_s = own_cpu_seconds() - cpu_before;
+
+  auto transfers = 2 * round_trips;
+  double us_per_transfer = transfers > 0 ? cpu_s * 1e6 / static_cast<double>(transfers) : 0;
+  double ceiling = us_per_transfer > 0 ? 2e6 / (kHopsPerDirectMessage * us_per_transfer) : 0;
+
+  ScenarioResult result;
+  result.ok = round_trips > 0;
+  result.data = {{"scenario", "floor"},           {"ok", result.ok},
+                 {"transfers", transfers},         {"frame_bytes", kFrameBytes},
+                 {"wall_s", wall_s},               {"cpu_s", cpu_s},
+                 {"cpu_us_per_transfer", us_per_transfer},
+                 {"unbatched_direct_ceiling_msg_per_s", ceiling}};
+  std::ostringstream s;
+  s << "floor: " << thousands(static_cast<double>(transfers)) << " loopback transfers of " << kFrameBytes << " bytes in " << wall_s << " s\n"
+    << "  " << us_per_transfer << " us of CPU per transfer (one write, one read, one wake-up)\n"
+    << "  ceiling for unbatched direct messages on 2 cores (" << kHopsPerDirectMessage
+    << " transfers each, no server work): " << thousands(ceiling) << " msg/s";
+  result.summary = s.str();
+  return result;
+}
+
+}  // namespace imbench
