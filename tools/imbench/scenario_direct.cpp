@@ -75,7 +75,7 @@ ScenarioResult run_direct(const RunContext& ctx) {
     m.from_peer.assign(static_cast<size_t>(o.messages), 0);
     m.echoes.assign(static_cast<size_t>(o.messages), 0);
     SenderConfig sc{ctx.prefix + "d" + std::to_string(i), R"({"user":)" + std::to_string(m.peer) + "}", o.messages,
-                    o.window, rate_per_sender, padding};
+                    o.window, rate_per_sender, padding, static_cast<double>(i) / static_cast<double>(users)};
     m.sender = std::make_unique<Sender>(pool.at(i), sc, &progress);
     frames.push_back(auth_frame(accounts[i].token, "bench"));
   }

@@ -109,7 +109,7 @@ ScenarioResult run_group(const RunContext& ctx) {
     members[i].got.assign(total_messages, 0);
     if (i < senders) {
       SenderConfig sc{ctx.prefix + "g" + std::to_string(i), R"({"group":)" + std::to_string(group) + "}", o.messages,
-                      o.window, rate_per_sender, padding};
+                      o.window, rate_per_sender, padding, static_cast<double>(i) / static_cast<double>(senders)};
       members[i].sender = std::make_unique<Sender>(pool.at(i), sc, &progress);
     }
     frames.push_back(auth_frame(accounts[i].token, "bench"));

@@ -19,8 +19,9 @@ void Sender::start(WsClient& client) {
 void Sender::pump(WsClient& client) {
   while (sent_ < config_.messages && sent_ - acked_count_ < config_.window) {
     if (config_.rate_per_s > 0) {
-      // Message k may go at started + k / rate.
-      auto due_us = started_us_ + static_cast<int64_t>(static_cast<double>(sent_) * 1e6 / config_.rate_per_s);
+      // Message k may go at started + (k + phase) / rate.
+      auto due_us =
+          started_us_ + static_cast<int64_t>((static_cast<double>(sent_) + config_.phase) * 1e6 / config_.rate_per_s);
       auto now = now_us();
       if (due_us > now) {
         if (!pacer_armed_) {

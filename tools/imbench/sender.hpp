@@ -24,6 +24,10 @@ struct SenderConfig {
   int64_t window = 1;
   double rate_per_s = 0;   // 0: only the window paces
   std::string padding;     // the body's "text"
+  // With a rate: where in its first interval this sender starts, in [0, 1). Spreading the senders'
+  // phases evenly makes the aggregate a steady stream at the target rate instead of every sender
+  // sending at the same instants (bursts that would measure queueing, not the server).
+  double phase = 0;
 };
 
 class Sender {
