@@ -183,6 +183,9 @@ void on_retry_tick(UserSelf* self, const std::string& name, uint64_t generation)
     } else {
       auto events = read_inbox(st.ctx->store, st.user, dev.sent, static_cast<size_t>(last - dev.sent));
       for (auto& e : events) {
+        // Events trimmed meanwhile (retention) leave a hole: what follows it may lie beyond
+        // the window being resent, which the normal pump sends later.
+        if (e.useq > last) break;
         push(self, dev, std::make_shared<const std::string>(std::move(e.text)));
         dev.sent = e.useq;
       }

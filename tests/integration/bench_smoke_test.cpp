@@ -136,3 +136,25 @@ TEST_CASE("imbench churn: connections come and go, nothing lost or duplicated") 
   CHECK(run.result["missing"] == 0);
   CHECK(run.result["duplicates"] == 0);
 }
+
+TEST_CASE("imbench direct with one write per frame (--write-batching off)") {
+  SmokeServer s;
+  auto run = run_imbench(s.server, "direct",
+                         {"--pairs", "3", "--messages", "60", "--window", "8", "--write-batching", "off", "--duration-s", "60"});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(run.result["ok"] == true);
+  CHECK(run.result["lost"] == 0);
+  CHECK(run.result["echo_missing"] == 0);
+  CHECK(run.result["duplicates"] == 0);
+}
+
+TEST_CASE("imbench floor prices a loopback hop (it ignores the server)") {
+  SmokeServer s;
+  auto run = run_imbench(s.server, "floor", {"--messages", "2000", "--duration-s", "30"});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(run.result["transfers"] == 4000);
+  CHECK(run.result["cpu_us_per_transfer"].get<double>() > 0);
+  CHECK(run.result["unbatched_direct_ceiling_msg_per_s"].get<double>() > 0);
+}
