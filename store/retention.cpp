@@ -1,6 +1,7 @@
 #include "store/retention.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,8 +27,15 @@ bool cancel_requested(const std::atomic<bool>* cancel) { return cancel && cancel
 // Collects keys to delete and deletes them in commits of at most `per_commit` keys.
 class ChunkedDeleter {
  public:
-  ChunkedDeleter(Store& store, size_t per_commit, SweepResult& result)
-      : store_(store), per_commit_(std::max<size_t>(1, per_commit)), result_(result) {}
+  // With `still_stale`, a key is deleted only if, when its commit is built, its stored value still
+  // passes the check, and it is deleted ahead of the other writes of that group commit: a record
+  // that live traffic renewed after the scan (or renews in the same group) survives.
+  using StillStale = std::function<bool(std::string_view value)>;
+  // `cancel` (optional) is checked before every commit.
+  ChunkedDeleter(Store& store, size_t per_commit, SweepResult& result, const std::atomic<bool>* cancel,
+                 StillStale still_stale = {})
+      : store_(store), per_commit_(std::max<size_t>(1, per_commit)), result_(result), cancel_(cancel),
+        still_stale_(std::move(still_stale)) {}
 
   // Returns false once a commit failed.
   bool add(std::string key) {
@@ -37,13 +45,29 @@ class ChunkedDeleter {
 
   bool flush() {
     if (pending_.empty()) return result_.ok;
+    if (cancel_requested(cancel_)) {
+      result_.ok = false;
+      result_.cancelled = true;
+      pending_.clear();
+      return false;
+    }
     auto keys = std::make_shared<std::vector<std::string>>(std::move(pending_));
     pending_.clear();
     ++result_.commits;
-    bool ok = store_.commit_and_wait([keys](Txn& txn) {
-      for (auto& key : *keys) txn.del(key);
+    auto deleted = std::make_shared<uint64_t>(0);
+    bool ok = store_.commit_and_wait([keys, deleted, check = still_stale_](Txn& txn) {
+      for (auto& key : *keys) {
+        if (!check) {
+          txn.del(key);
+        } else {
+          std::string value;
+          if (!txn.get(key, &value) || !check(value)) continue;
+          txn.del_first(key);
+        }
+        ++*deleted;
+      }
     });
-    if (ok) result_.deleted += keys->size();
+    if (ok) result_.deleted += *deleted;
     else result_.ok = false;
     return ok;
   }
@@ -52,6 +76,8 @@ class ChunkedDeleter {
   Store& store_;
   size_t per_commit_;
   SweepResult& result_;
+  const std::atomic<bool>* cancel_;
+  StillStale still_stale_;
   std::vector<std::string> pending_;
 };
 
@@ -107,7 +133,7 @@ std::vector<uint64_t> expired_useqs(const Store& store, UserId user, int64_t cut
 SweepResult sweep_inbox(Store& store, int64_t now_ms, int64_t retention_ms, size_t keys_per_commit,
                         const std::atomic<bool>* cancel) {
   SweepResult result;
-  ChunkedDeleter deleter(store, keys_per_commit, result);
+  ChunkedDeleter deleter(store, keys_per_commit, result, cancel);
   const int64_t cutoff_ms = now_ms - retention_ms;
   const std::string all_inboxes_end = keys::prefix_end(std::string(1, keys::kInbox));
   std::string from(1, keys::kInbox);
@@ -131,7 +157,9 @@ SweepResult sweep_inbox(Store& store, int64_t now_ms, int64_t retention_ms, size
 
 SweepResult sweep_dedup(Store& store, int64_t now_ms, size_t keys_per_commit, const std::atomic<bool>* cancel) {
   SweepResult result;
-  ChunkedDeleter deleter(store, keys_per_commit, result);
+  // A sender may reuse an expired cid between the scan and the delete: its fresh record stays.
+  ChunkedDeleter deleter(store, keys_per_commit, result, cancel,
+                         [now_ms](std::string_view value) { return dedup_expires_ms(value) <= now_ms; });
   const std::string end = keys::prefix_end(std::string(1, keys::kDedup));
   std::string from(1, keys::kDedup);
   bool more = true;

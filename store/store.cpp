@@ -32,20 +32,22 @@ class LevelStore;
 
 class BatchTxn final : public Txn {
  public:
-  BatchTxn(LevelStore& store, CounterOverlay& pending, leveldb::WriteBatch& batch)
-      : store_(store), pending_(pending), batch_(batch) {}
+  BatchTxn(LevelStore& store, CounterOverlay& pending, leveldb::WriteBatch& batch, leveldb::WriteBatch& front)
+      : store_(store), pending_(pending), batch_(batch), front_(front) {}
   uint64_t next(const std::string& key) override;
   uint64_t peek(const std::string& key) override;
   void put(std::string_view k, std::string_view v) override {
     batch_.Put(leveldb::Slice(k.data(), k.size()), leveldb::Slice(v.data(), v.size()));
   }
   void del(std::string_view k) override { batch_.Delete(leveldb::Slice(k.data(), k.size())); }
+  void del_first(std::string_view k) override { front_.Delete(leveldb::Slice(k.data(), k.size())); }
   bool get(std::string_view key, std::string* value) override;
 
  private:
   LevelStore& store_;
   CounterOverlay& pending_;
   leveldb::WriteBatch& batch_;
+  leveldb::WriteBatch& front_;  // del_first: applied before batch_
 };
 
 class LevelStore final : public Store {
@@ -195,13 +197,15 @@ class LevelStore final : public Store {
     leveldb::WriteBatch local;
     auto& batch = reuse ? *reuse : local;
     batch.Clear();
+    leveldb::WriteBatch front;  // del_first deletes, rare (sweeps): applied before `batch`
     CounterOverlay pending;
     bool ok;
     {
       std::lock_guard<std::mutex> lock(write_mutex_);
       for (auto& p : work) {
-        BatchTxn txn(*this, pending, batch);
+        BatchTxn txn(*this, pending, batch, front);
         p.build(txn);
+        p.build = nullptr;
       }
       // Each counter once, at its final value: a user who gets several events in one group
       // commit (a busy group, a burst of messages) costs one counter write, not one per event.
@@ -209,12 +213,23 @@ class LevelStore final : public Store {
       leveldb::WriteOptions options;
       options.sync = fsync_;
       auto started = std::chrono::steady_clock::now();
-      ok = db_->Write(options, &batch).ok();
+      static const size_t kEmptyBatchBytes = leveldb::WriteBatch().ApproximateSize();
+      if (front.ApproximateSize() > kEmptyBatchBytes) {
+        front.Append(batch);
+        ok = db_->Write(options, &front).ok();
+      } else {
+        ok = db_->Write(options, &batch).ok();
+      }
       observe_write(started);
       if (ok) publish(pending);
     }
-    for (auto& p : work)
-      if (p.done) p.done(ok);
+    // Each done runs with nothing of the earlier writes still alive: whoever waits for the last
+    // one (Runtime::shutdown) may tear down what their callbacks captured as soon as it returns.
+    for (auto& p : work) {
+      auto done = std::move(p.done);
+      p.done = nullptr;
+      if (done) done(ok);
+    }
   }
 
   // Declared before db_ so that they outlive it.

@@ -23,6 +23,11 @@ class Txn {
   virtual uint64_t peek(const std::string& counter_key) = 0;
   virtual void put(std::string_view key, std::string_view value) = 0;
   virtual void del(std::string_view key) = 0;
+  // Deletes `key` ahead of every other write of the group commit this write joins, so a put of
+  // the same key by any write of the group, queued before or after this one, survives. For
+  // sweeping records that live traffic may renew meanwhile (store/retention.cpp): check with
+  // get() that the record is still the stale one, then del_first().
+  virtual void del_first(std::string_view key) = 0;
   // Reads the committed database (not this write's own puts); as Store::get.
   virtual bool get(std::string_view key, std::string* value) = 0;
 };

@@ -247,3 +247,27 @@ TEST_CASE("sweep_dedup over many records: paged scan, chunked commits, idempoten
   CHECK(left == 3000);
   CHECK(sweep_dedup(store, kNow).deleted == 0);
 }
+
+TEST_CASE("del_first: a put of the same key in the same group commit survives it, whichever came first") {
+  TempStore t;
+  auto& store = *t.store;
+  REQUIRE(store.commit_and_wait([](Txn& txn) {
+    txn.put("k-renewed-before", "old");
+    txn.put("k-renewed-after", "old");
+    txn.put("k-stale", "old");
+  }));
+  // One build is one group commit: the sweeper's delete and a renewal meet in the same batch.
+  REQUIRE(store.commit_and_wait([](Txn& txn) {
+    txn.put("k-renewed-before", "fresh");
+    txn.del_first("k-renewed-before");
+    txn.del_first("k-renewed-after");
+    txn.put("k-renewed-after", "fresh");
+    txn.del_first("k-stale");
+  }));
+  std::string value;
+  CHECK(store.get("k-renewed-before", &value));
+  CHECK(value == "fresh");
+  CHECK(store.get("k-renewed-after", &value));
+  CHECK(value == "fresh");
+  CHECK_FALSE(store.get("k-stale", &value));
+}

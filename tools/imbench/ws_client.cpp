@@ -223,7 +223,11 @@ void WsClient::handle(const json& frame) {
         ++pongs_;
         return;
       }
-      if (on_frame_) on_frame_(frame);
+      if (on_frame_) {
+        // A copy: the handler may end the connection, which drops on_frame_ while it runs.
+        auto handler = on_frame_;
+        handler(frame);
+      }
       return;
     default:
       return;
