@@ -92,7 +92,9 @@ caf::response_promise on_group_add(GroupSelf* self, UserId by, std::vector<UserI
   // A member who comes back finds the cursor it left with.
   for (auto u : joined) {
     st.record.add_member(u);
-    st.reads.set(u, load_read_cursor(st.ctx->store, u, st.conv));
+    auto cursor = load_read_cursor(st.ctx->store, u, st.conv);
+    st.reads.set(u, cursor);
+    note_membership_read_change(self, u, cursor);
   }
   std::vector<InboxAppend> events;
   for (auto u : joined) {
@@ -116,7 +118,9 @@ caf::response_promise on_group_remove(GroupSelf* self, UserId by, UserId user) {
   }
   // An owner who leaves hands the group to the longest-registered remaining member.
   if (user == st.record.owner) st.record.owner = st.record.members.empty() ? 0 : st.record.members.front();
+  auto cursor = st.reads.cursor_of(user);
   st.reads.erase(user);
+  note_membership_read_change(self, user, cursor);
   auto members = group_event_members(st.gid, by == user ? "left" : "removed", user);
   std::vector<InboxAppend> events;
   for (auto m : st.record.members) events.push_back(InboxAppend{m, "group", members});

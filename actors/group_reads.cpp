@@ -64,6 +64,17 @@ void on_flush(GroupSelf* self) {
   st.pushed_counts.erase(st.pushed_counts.begin(), st.pushed_counts.lower_bound(oldest));
 }
 
+void note_membership_read_change(GroupSelf* self, UserId member, uint64_t cursor) {
+  auto& st = self->state;
+  bool changed = false;
+  for (auto it = st.recent_senders.begin(); it != st.recent_senders.end() && it->first <= cursor; ++it) {
+    if (it->second == member) continue;  // a sender is never counted for its own message
+    st.dirty.insert(it->first);
+    changed = true;
+  }
+  if (changed) request_flush(self);
+}
+
 caf::response_promise on_group_read(GroupSelf* self, UserId reader, uint64_t seq) {
   auto& st = self->state;
   auto rp = self->make_response_promise();

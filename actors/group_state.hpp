@@ -55,6 +55,9 @@ void remember_sender(GroupSelf* self, uint64_t seq, UserId from);
 // Read cursors and read counts (group_reads.cpp).
 caf::response_promise on_group_read(GroupSelf* self, UserId reader, uint64_t seq);
 void on_flush(GroupSelf* self);
+// `member`, whose read cursor is `cursor`, joined or left: the counts of the recent messages up to
+// `cursor` that others sent change by one, and their senders get `read_count` at the next flush.
+void note_membership_read_change(GroupSelf* self, UserId member, uint64_t cursor);
 
 // Membership (group_members.cpp).
 caf::response_promise on_group_add(GroupSelf* self, UserId by, std::vector<UserId> users);

@@ -270,3 +270,32 @@ TEST_CASE("group reads: members only; the cursor stops at the newest message") {
   CHECK(count["count"] == 1);
   for (const auto& f : alice.reader->drain(200ms)) CHECK(f["type"] != "read");
 }
+
+TEST_CASE("read_count follows membership: a reader who leaves is no longer counted, one who returns is again") {
+  imtest::TestServer server([](im::ServerOptions& o) { o.read_count_interval_ms = 50; });
+  auto sender = imtest::connect_member(server.endpoint, server.account("sender"));
+  auto reader = imtest::connect_member(server.endpoint, server.account("reader"));
+  auto other = imtest::connect_member(server.endpoint, server.account("other"));
+  auto gid = imtest::create_group(server.endpoint, sender.account, {reader.account.user, other.account.user})["group"]
+                 .get<uint64_t>();
+  auto conv = imtest::group_conv(gid);
+  sender.conn->send(group_message(gid, "read me"));
+  REQUIRE(sender.reader->next("send_ack")["seq"] == 1);
+
+  reader.conn->send(read_frame(conv, 1));
+  CHECK(sender.reader->next("read_count", 10s)["count"] == 1);
+
+  auto member_path = "/api/groups/" + std::to_string(gid) + "/members/" + std::to_string(reader.account.user);
+  REQUIRE(api(server.endpoint, "DELETE", member_path, reader.account).status == 204);  // leaves
+  auto fewer = sender.reader->next("read_count", 10s);
+  CHECK(fewer["seq"] == 1);
+  CHECK(fewer["count"] == 0);
+
+  // Back in the group, the reader finds the cursor it left with, and counts again.
+  REQUIRE(api(server.endpoint, "POST", "/api/groups/" + std::to_string(gid) + "/members", sender.account,
+              json{{"users", {reader.account.user}}})
+              .status == 200);
+  auto again = sender.reader->next("read_count", 10s);
+  CHECK(again["seq"] == 1);
+  CHECK(again["count"] == 1);
+}
