@@ -20,7 +20,6 @@ namespace {
 constexpr uint64_t kMaxFrameBytes = 16u << 20;
 // Reads per readable event before waiting again, so one busy connection cannot starve the others.
 constexpr int kReadsPerWakeup = 4;
-constexpr uint16_t kNormalClosure = 1000, kNoStatus = 1005;
 
 // One read buffer per io thread: a connection waits until its socket is readable and then reads
 // synchronously, so an idle connection holds no buffer (the server's sessions do the same).
@@ -153,7 +152,7 @@ bool WsClient::consume(std::string_view input) {
     auto payload = input.substr(header, static_cast<size_t>(length));
     input.remove_prefix(header + static_cast<size_t>(length));
     switch (opcode) {
-      case 0:  // continuation
+      case static_cast<uint8_t>(Opcode::continuation):
         message_.append(payload);
         if (fin) {
           std::string whole = std::move(message_);
@@ -161,21 +160,21 @@ bool WsClient::consume(std::string_view input) {
           on_message(whole);
         }
         break;
-      case 1:
-      case 2:
+      case static_cast<uint8_t>(Opcode::text):
+      case static_cast<uint8_t>(Opcode::binary):
         if (fin) on_message(payload);
         else message_.assign(payload);
         break;
-      case kPing:
-        queue_frame(kPong, std::string(payload));
+      case static_cast<uint8_t>(Opcode::ping):
+        queue_frame(Opcode::pong, std::string(payload));
         break;
-      case kClose: {
-        peer_close_code_ = payload.size() >= 2 ? static_cast<int>(big_endian(payload.substr(0, 2))) : kNoStatus;
+      case static_cast<uint8_t>(Opcode::close): {
+        peer_close_code_ = payload.size() >= 2 ? static_cast<int>(big_endian(payload.substr(0, 2))) : im::ws::kNoStatus;
         if (!close_sent_ && !writing_) {
           // Answer the server's close with its code, best effort, then end (RFC 6455 5.5.1).
           close_sent_ = true;
           out_.clear();
-          append_masked(kClose, payload.substr(0, std::min<size_t>(payload.size(), 2)));
+          append_masked(Opcode::close, payload.substr(0, std::min<size_t>(payload.size(), 2)));
           error_code ignored;
           socket_.write_some(asio::buffer(out_), ignored);
         }
@@ -204,7 +203,7 @@ void WsClient::handle(const json& frame) {
     case State::await_auth_required:
       if (type == "auth_required") {
         state_ = State::await_auth_ok;
-        queue_frame(kText, auth_frame_);
+        queue_frame(Opcode::text, auth_frame_);
       }
       return;
     case State::await_auth_ok:
@@ -224,9 +223,12 @@ void WsClient::handle(const json& frame) {
         return;
       }
       if (on_frame_) {
-        // A copy: the handler may end the connection, which drops on_frame_ while it runs.
-        auto handler = on_frame_;
-        handler(frame);
+        // The handler may end the connection; end() then leaves on_frame_ to be dropped here,
+        // not while it runs.
+        in_frame_handler_ = true;
+        on_frame_(frame);
+        in_frame_handler_ = false;
+        if (state_ == State::ended) on_frame_ = nullptr;
       }
       return;
     default:
@@ -236,7 +238,7 @@ void WsClient::handle(const json& frame) {
 
 void WsClient::send(std::string text) {
   if (closing_ || state_ == State::ended) return;
-  queue_frame(kText, std::move(text));
+  queue_frame(Opcode::text, std::move(text));
 }
 
 void WsClient::ack(uint64_t useq) {
@@ -244,7 +246,7 @@ void WsClient::ack(uint64_t useq) {
   ack_useq_ = std::max(ack_useq_, useq);
   if (ack_pending_) return;
   ack_pending_ = true;
-  queue_.emplace_back(kText, std::string());  // the ACK's place: written with the newest useq
+  queue_.emplace_back(Opcode::text, std::string());  // the ACK's place: written with the newest useq
   schedule_flush();
 }
 
@@ -272,8 +274,8 @@ void WsClient::flush() {
   out_.clear();
   while (!queue_.empty() && frames < limit) {
     auto& [opcode, payload] = queue_.front();
-    if (opcode == kText && payload.empty()) {  // the pending ACK, with the newest useq
-      append_masked(kText, R"({"type":"ack","useq":)" + std::to_string(ack_useq_) + "}");
+    if (opcode == Opcode::text && payload.empty()) {  // the pending ACK, with the newest useq
+      append_masked(Opcode::text, R"({"type":"ack","useq":)" + std::to_string(ack_useq_) + "}");
       ack_pending_ = false;
     } else {
       append_masked(opcode, payload);
@@ -282,8 +284,7 @@ void WsClient::flush() {
     ++frames;
   }
   if (closing_ && !close_sent_ && queue_.empty() && frames < limit) {
-    unsigned char code[2] = {kNormalClosure >> 8, kNormalClosure & 0xff};
-    append_masked(kClose, std::string_view(reinterpret_cast<char*>(code), 2));
+    append_masked(Opcode::close, im::ws::close_payload(im::ws::kNormalClosure, ""));
     close_sent_ = true;  // the server's answering close ends the connection (consume)
     ++frames;
   }
@@ -294,17 +295,12 @@ void WsClient::flush() {
 }
 
 void WsClient::append_masked(Opcode opcode, std::string_view payload) {
-  out_.push_back(static_cast<char>(0x80 | opcode));
+  // The server's header encoding (protocol/ws_framer), plus the mask bit a client must set.
+  unsigned char header[10];
+  auto header_size = im::ws::encode_header(opcode, payload.size(), header);
+  header[1] |= 0x80;
+  out_.append(reinterpret_cast<const char*>(header), header_size);
   auto size = payload.size();
-  if (size < 126) {
-    out_.push_back(static_cast<char>(0x80 | size));
-  } else if (size <= 0xffff) {
-    out_.push_back(static_cast<char>(0x80 | 126));
-    for (int shift = 8; shift >= 0; shift -= 8) out_.push_back(static_cast<char>((size >> shift) & 0xff));
-  } else {
-    out_.push_back(static_cast<char>(0x80 | 127));
-    for (int shift = 56; shift >= 0; shift -= 8) out_.push_back(static_cast<char>((uint64_t(size) >> shift) & 0xff));
-  }
   // A client must mask (RFC 6455 5.3); xorshift32 is unpredictable enough for a load generator.
   mask_state_ ^= mask_state_ << 13;
   mask_state_ ^= mask_state_ >> 17;
@@ -376,7 +372,7 @@ void WsClient::end(int code) {
   if (!stop_io()) return;
   auto handler = std::move(on_close_);
   on_close_ = nullptr;
-  on_frame_ = nullptr;  // scenario callbacks may hold the client; break the cycle
+  if (!in_frame_handler_) on_frame_ = nullptr;  // scenario callbacks may hold the client; break the cycle
   if (handler) handler(code);
 }
 

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "protocol/ws_framer.hpp"
 #include "target.hpp"
 
 namespace imbench {
@@ -63,7 +64,7 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
 
  private:
   enum class State { connecting, upgrading, await_auth_required, await_auth_ok, ready, ended };
-  enum Opcode : uint8_t { kText = 1, kClose = 8, kPing = 9, kPong = 10 };
+  using Opcode = im::ws::Opcode;
 
   void on_connect(boost::system::error_code ec);
   void on_upgrade(boost::system::error_code ec, std::size_t header_bytes);
@@ -105,6 +106,7 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
   uint32_t mask_state_;     // xorshift state for the masking keys
   State state_ = State::connecting;
   bool writing_ = false;
+  bool in_frame_handler_ = false;  // end() inside the handler leaves on_frame_ for handle() to drop
   bool closing_ = false;     // close() was called: a close frame follows the queued frames
   bool close_sent_ = false;
   int peer_close_code_ = -1;  // the code of the server's close frame, once it came
