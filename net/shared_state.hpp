@@ -24,6 +24,9 @@ namespace im::net {
 class Closable {
  public:
   virtual ~Closable() = default;
+  // Called by SharedState::close_all under the registry lock, which the session's destructor
+  // takes (leave()): it must not drop what may be the session's last reference on this thread.
+  // The sessions hand their reference to a posted handler instead.
   virtual void close_for_shutdown() = 0;
 };
 
