@@ -71,10 +71,13 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
         auto own = shared + ",\"cid\":" + json(cid).dump();
         appended->useqs.reserve(members->size());
         appended->texts.reserve(members->size());
+        const MsgRef received{conv, seq, ts, {}};
         for (auto member : *members) {
           std::string text;
           appended->useqs.push_back(
-              append_inbox(txn, member, "msg", member == from ? own : shared, max_events, &text));
+              member == from
+                  ? append_inbox_msg(txn, member, MsgRef{conv, seq, ts, cid}, own, max_events, &text)
+                  : append_inbox_msg(txn, member, received, shared, max_events, &text));
           appended->texts.push_back(std::move(text));
         }
         appended->answer = DedupRecord{conv.str(), seq, ts};

@@ -1,5 +1,7 @@
 #include "actors/runtime.hpp"
 
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 #include "actors/connection_actor.hpp"
@@ -21,10 +23,20 @@ class ActorLink final : public ConnectionLink {
   caf::actor actor_;
 };
 
+// The cores are shared with the I/O threads and the store's commit thread, which are busy whenever
+// the actors are. A worker beyond the free cores only adds context switches and CAF's idle
+// polling: on 2 cores, one worker delivered 10-15% more than two (docs/BENCHMARKS.md).
+int actor_threads(const ServerOptions& options) {
+  if (options.actor_threads > 0) return options.actor_threads;
+  int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(1, cores - std::max(1, options.io_threads) - 1);
+}
+
 caf::actor_system_config make_config(const ServerOptions& options) {
   caf::actor_system_config cfg;
-  // The machine's cores are shared with the I/O threads: do not let CAF take four.
-  cfg.set("scheduler.max-threads", std::max(1, options.actor_threads));
+  auto threads = actor_threads(options);
+  spdlog::info("{} actor thread(s)", threads);
+  cfg.set("scheduler.max-threads", threads);
   cfg.set("logger.verbosity", caf::atom("quiet"));
   return cfg;
 }

@@ -106,8 +106,10 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
                     ",\"ts\":" + std::to_string(ts) + "}");
         auto members = msg_event_members(conv, seq, user, body, ts);
         auto own_members = members + ",\"cid\":" + json(cid).dump();
-        outcome->own_useq = append_inbox(txn, user, "msg", own_members, max_events, &outcome->own_text);
-        outcome->peer_useq = append_inbox(txn, peer, "msg", members, max_events, &outcome->peer_text);
+        outcome->own_useq = append_inbox_msg(txn, user, MsgRef{conv, seq, ts, cid}, own_members, max_events,
+                                             &outcome->own_text);
+        outcome->peer_useq = append_inbox_msg(txn, peer, MsgRef{conv, seq, ts, {}}, members, max_events,
+                                              &outcome->peer_text);
         outcome->answer = DedupRecord{conv.str(), seq, ts};
         put_dedup(txn, user, cid, outcome->answer, dedup_expiry);
         json last{{"last_seq", seq}, {"last_ts", ts}};

@@ -60,7 +60,8 @@ struct ServerOptions {
   // An HTTP request (or the first bytes of a connection) must arrive within this time.
   int64_t http_timeout_ms = 30000;
   int io_threads = 1;
-  int actor_threads = 2;
+  // 0: the cores left after the I/O threads and the store's commit thread, at least 1.
+  int actor_threads = 0;
   // Bounded per-session outbound queue (frames); a client that cannot keep up is disconnected.
   int64_t send_queue_frames = 1024;
   // How long a user actor with no devices stays alive before it is passivated.

@@ -1,12 +1,55 @@
 #include "store/inbox.hpp"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
+#include "store/conversations.hpp"
 #include "store/keys.hpp"
 
 namespace im {
 
 using json = nlohmann::json;
+
+namespace {
+
+constexpr size_t kMsgRefFixedSize = 1 + 17 + 8 + 8;  // tag, conv, seq, ts
+
+bool is_msg_ref(std::string_view stored) {
+  return stored.size() >= kMsgRefFixedSize && stored[0] == kMsgRefTag;
+}
+
+std::string encode_msg_ref(const MsgRef& ref) {
+  std::string out;
+  out.reserve(kMsgRefFixedSize + ref.cid.size());
+  out.push_back(kMsgRefTag);
+  keys::put_conv(out, ref.conv);
+  keys::put_u64(out, ref.seq);
+  keys::put_u64(out, static_cast<uint64_t>(ref.ts));
+  out.append(ref.cid);
+  return out;
+}
+
+MsgRef decode_msg_ref(std::string_view stored) {
+  MsgRef ref;
+  ref.conv = keys::get_conv(stored.substr(1));
+  ref.seq = keys::get_u64(stored.substr(18));
+  ref.ts = static_cast<int64_t>(keys::get_u64(stored.substr(26)));
+  ref.cid.assign(stored.substr(kMsgRefFixedSize));
+  return ref;
+}
+
+// The text of a `msg` event stored by reference, from its message as stored now; nullopt if the
+// message is missing (only a damaged data directory lacks it).
+std::optional<std::string> resolve_msg_ref(const Store& store, uint64_t useq, const MsgRef& ref) {
+  auto message = load_message(store, ref.conv, ref.seq);
+  if (!message) return std::nullopt;
+  auto members = msg_event_members(ref.conv, ref.seq, message->from, message->body_json, message->ts);
+  if (message->recalled) members.append(",\"recalled\":true");
+  if (!ref.cid.empty()) members.append(",\"cid\":").append(json(ref.cid).dump());
+  return inbox_event_text("msg", useq, members);
+}
+
+}  // namespace
 
 std::string inbox_event_text(const char* type, uint64_t useq, const std::string& members) {
   std::string out;
@@ -24,6 +67,7 @@ uint64_t inbox_head(const Store& store, UserId user) {
 std::vector<InboxEvent> read_inbox(const Store& store, UserId user, uint64_t after, size_t limit) {
   std::vector<InboxEvent> out;
   if (limit == 0) return out;
+  // Stored as read first (references included); references are resolved after the scan.
   store.scan(keys::inbox(user, after + 1), keys::prefix_end(keys::inbox_prefix(user)), false,
              [&](std::string_view key, std::string_view value) {
                InboxEvent e;
@@ -32,6 +76,21 @@ std::vector<InboxEvent> read_inbox(const Store& store, UserId user, uint64_t aft
                out.push_back(std::move(e));
                return out.size() < limit;
              });
+  size_t kept = 0;
+  for (auto& e : out) {
+    if (is_msg_ref(e.text)) {
+      auto text = resolve_msg_ref(store, e.useq, decode_msg_ref(e.text));
+      if (!text) {
+        // Skipped like an event lost to retention: the devices move past its useq.
+        spdlog::error("user {}: inbox event {} refers to a message that is not stored", user, e.useq);
+        continue;
+      }
+      e.text = std::move(*text);
+    }
+    if (&out[kept] != &e) out[kept] = std::move(e);
+    ++kept;
+  }
+  out.resize(kept);
   return out;
 }
 
@@ -88,6 +147,24 @@ uint64_t append_inbox(Txn& txn, UserId user, const char* type, const std::string
   if (max_events > 0 && useq > max_events) txn.del(keys::inbox(user, useq - max_events));
   if (text_out) *text_out = std::move(text);
   return useq;
+}
+
+uint64_t append_inbox_msg(Txn& txn, UserId user, const MsgRef& ref, const std::string& members,
+                          uint64_t max_events, std::string* text_out) {
+  uint64_t useq = txn.next(keys::counter_inbox_head(user));
+  txn.put(keys::inbox(user, useq), encode_msg_ref(ref));
+  if (max_events > 0 && useq > max_events) txn.del(keys::inbox(user, useq - max_events));
+  if (text_out) *text_out = inbox_event_text("msg", useq, members);
+  return useq;
+}
+
+std::optional<int64_t> inbox_event_ts(std::string_view stored) {
+  if (is_msg_ref(stored)) return decode_msg_ref(stored).ts;
+  auto event = json::parse(stored.begin(), stored.end(), nullptr, false);
+  if (!event.is_object()) return std::nullopt;
+  auto ts = event.find("ts");
+  if (ts == event.end() || !ts->is_number_integer()) return std::nullopt;
+  return ts->get<int64_t>();
 }
 
 }  // namespace im

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/ids.hpp"
@@ -17,6 +18,14 @@ struct InboxEvent {
   uint64_t useq = 0;
   std::string text;  // the event frame as JSON text, with its useq
 };
+
+// ON-DISK FORMAT of keys::inbox values, one of:
+//   - the event's JSON text, with its useq (starts with '{');
+//   - a `msg` event by reference: kMsgRefTag, put_conv (17 bytes), seq (u64), ts (u64), then the
+//     sender's cid (empty in recipients' copies). Its text is rebuilt from keys::message on read:
+//     a message recalled meanwhile reads as `"body":{},"recalled":true`.
+// Both forms may be present in one inbox (older data directories hold only text).
+constexpr char kMsgRefTag = '\x01';
 
 // What a device left behind: the highest useq it acknowledged and the next cseq expected.
 struct DeviceRecord {
@@ -55,5 +64,23 @@ void put_dedup(Txn& txn, UserId user, const std::string& cid, const DedupRecord&
 // `max_events` events: the one that falls out of the window is deleted in the same write.
 uint64_t append_inbox(Txn& txn, UserId user, const char* type, const std::string& members,
                       uint64_t max_events, std::string* text_out);
+
+// A `msg` event, stored as a reference to its message rather than as text: the message is stored
+// once however many inboxes it reaches (a group's members, both sides of a 1:1 conversation), and
+// read_inbox rebuilds the text from it. `cid` is set in the sender's own copy only.
+struct MsgRef {
+  Conv conv;
+  uint64_t seq = 0;
+  int64_t ts = 0;
+  std::string cid;
+};
+
+// As append_inbox for a `msg` event: `members` are the event's members (msg_event_members, plus
+// "cid" in the sender's copy), used only for `text_out`; the store keeps `ref`.
+uint64_t append_inbox_msg(Txn& txn, UserId user, const MsgRef& ref, const std::string& members,
+                          uint64_t max_events, std::string* text_out);
+
+// The "ts" of a stored inbox event (its value as read from the store), if the event has one.
+std::optional<int64_t> inbox_event_ts(std::string_view stored);
 
 }  // namespace im

@@ -19,7 +19,8 @@ enum Prefix : char {
   kUser = 0x02,        // uid -> JSON {username, password_hash, created_ms}
   kUsername = 0x03,    // username -> uid
   kToken = 0x04,       // sha256(token) -> JSON {user, expires_ms}
-  kInbox = 0x10,       // uid useq -> inbox event JSON (with its useq)
+  kInbox = 0x10,       // uid useq -> inbox event JSON (with its useq), or a msg event by reference
+                       //   (kMsgRefTag ..., store/inbox.hpp)
   kDevice = 0x12,      // uid device -> JSON {cursor, next_cseq}
   kDedup = 0x13,       // uid cid -> JSON {conv, seq, ts, expires_ms}
   kMessage = 0x20,     // conv seq -> message JSON {from, body, ts, recalled?}

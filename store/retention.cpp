@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/inbox.hpp"
 #include "store/keys.hpp"
 
 namespace im {
@@ -81,15 +82,6 @@ class ChunkedDeleter {
   std::vector<std::string> pending_;
 };
 
-// The top-level "ts" of an inbox event, if it has one.
-std::optional<int64_t> event_ts(std::string_view text) {
-  auto event = json::parse(text.begin(), text.end(), nullptr, false);
-  if (!event.is_object()) return std::nullopt;
-  auto ts = event.find("ts");
-  if (ts == event.end() || !ts->is_number_integer()) return std::nullopt;
-  return ts->get<int64_t>();
-}
-
 // A dedup record's expires_ms; 0 (long expired) when the record is not readable.
 int64_t dedup_expires_ms(std::string_view text) {
   auto record = json::parse(text.begin(), text.end(), nullptr, false);
@@ -118,7 +110,7 @@ std::vector<uint64_t> expired_useqs(const Store& store, UserId user, int64_t cut
   store.scan(prefix, keys::prefix_end(prefix), false, [&](std::string_view key, std::string_view value) {
     if (key.size() != kInboxKeySize) return true;
     ++result.examined;
-    auto ts = event_ts(value);
+    auto ts = inbox_event_ts(value);
     if (ts && *ts >= cutoff_ms) return false;  // young: so is everything after it, as far as we know
     seen.push_back(keys::get_u64(key.substr(9)));
     if (ts) expired = seen.size();

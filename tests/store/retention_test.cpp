@@ -13,8 +13,10 @@
 #include "store/keys.hpp"
 #include "store/retention.hpp"
 #include "store/store.hpp"
+#include "support/temp_store.hpp"
 
 using namespace im;
+using imtest::TempStore;
 
 namespace {
 
@@ -22,30 +24,6 @@ constexpr int64_t kNow = 10'000'000;
 constexpr int64_t kRetention = 1'000'000;
 constexpr int64_t kOld = kNow - kRetention - 1;  // just older than the cutoff
 constexpr int64_t kYoung = kNow - kRetention;    // exactly at the cutoff: kept
-
-struct TempStore {
-  std::string dir;
-  std::unique_ptr<Store> store;
-  TempStore() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "imretention-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()));
-    dir = pattern;
-    open();
-  }
-  void open() {
-    std::string error;
-    store = Store::open({dir, false}, &error);
-    REQUIRE_MESSAGE(store, error);
-  }
-  void reopen() {
-    store.reset();
-    open();
-  }
-  ~TempStore() {
-    store.reset();
-    std::filesystem::remove_all(dir);
-  }
-};
 
 std::string msg(int64_t ts, const std::string& body = R"({"text":"hi"})") {
   return R"("conv":"u:1:2","seq":1,"from":1,"body":)" + body + R"(,"ts":)" + std::to_string(ts);
@@ -130,6 +108,25 @@ TEST_CASE("sweep_inbox deletes up to the newest old ts; ts-less events only belo
     CHECK(useqs(store, 7) == std::vector<uint64_t>{8});
     CHECK(useqs(store, 9) == std::vector<uint64_t>{3});
   }
+}
+
+TEST_CASE("sweep_inbox reads the ts of msg events stored by reference") {
+  TempStore t;
+  auto& store = *t.store;
+  const auto conv = Conv::direct(1, 2);
+  REQUIRE(store.commit_and_wait([&](Txn& txn) {
+    uint64_t seq = 0;
+    for (auto ts : {kOld - 5, kOld, kYoung}) {
+      ++seq;
+      txn.put(keys::message(conv, seq), R"({"from":1,"body":{},"ts":)" + std::to_string(ts) + "}");
+      append_inbox_msg(txn, 7, MsgRef{conv, seq, ts, {}}, "", 0, nullptr);
+    }
+  }));
+  append(store, 7, {kRead});
+  auto result = sweep_inbox(store, kNow, kRetention);
+  CHECK(result.ok);
+  CHECK(result.deleted == 2);
+  CHECK(useqs(store, 7) == std::vector<uint64_t>{3, 4});
 }
 
 TEST_CASE("sweep_inbox deletes in commits of at most keys_per_commit keys, across users") {

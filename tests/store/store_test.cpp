@@ -12,34 +12,11 @@
 #include "store/inbox.hpp"
 #include "store/keys.hpp"
 #include "store/store.hpp"
+#include "support/temp_store.hpp"
 
 using namespace im;
 
-namespace {
-struct TempStore {
-  std::string dir;
-  std::unique_ptr<Store> store;
-  explicit TempStore(bool fsync = false) {
-    std::string pattern = (std::filesystem::temp_directory_path() / "imstore-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()));
-    dir = pattern;
-    open(fsync);
-  }
-  void open(bool fsync) {
-    std::string error;
-    store = Store::open({dir, fsync}, &error);
-    REQUIRE_MESSAGE(store, error);
-  }
-  void reopen(bool fsync = false) {
-    store.reset();
-    open(fsync);
-  }
-  ~TempStore() {
-    store.reset();
-    std::filesystem::remove_all(dir);
-  }
-};
-}  // namespace
+using imtest::TempStore;
 
 TEST_CASE("get leaves the value unchanged when the key is missing") {
   TempStore t;

@@ -62,7 +62,7 @@ std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
       {"log-level", &o.log_level, "trace, debug, info, warn or error", 0},
       {"http-timeout-ms", &o.http_timeout_ms, "an HTTP request must arrive within this time", 1},
       {"io-threads", &o.io_threads, "network threads", 1},
-      {"actor-threads", &o.actor_threads, "actor scheduler threads", 1},
+      {"actor-threads", &o.actor_threads, "actor scheduler threads (0: the cores not taken by the I/O and commit threads, at least 1)", 0},
       {"send-queue-frames", &o.send_queue_frames, "frames queued per connection before a slow client is dropped", 1},
       {"user-idle-ms", &o.user_idle_ms, "how long a user actor without devices stays in memory", 1},
       {"typing-interval-ms", &o.typing_interval_ms, "at most one typing forwarded per sender and conversation in this time", 0},

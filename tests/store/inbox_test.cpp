@@ -1,0 +1,155 @@
+// store/inbox: `msg` events stored by reference to their message (append_inbox_msg) read back as
+// the same text a live push carries, over a real LevelDB.
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "store/conversations.hpp"
+#include "store/inbox.hpp"
+#include "store/keys.hpp"
+#include "support/temp_store.hpp"
+
+using namespace im;
+using imtest::TempStore;
+using json = nlohmann::json;
+
+namespace {
+
+const Conv kConv = Conv::direct(1, 2);
+constexpr int64_t kTs = 1'700'000'000'123;
+const std::string kBody = R"({"text":"héllo \"quoted\""})";
+
+// Stores message `seq` of kConv from user 1 and appends it to the inboxes of 1 (with `cid`) and
+// 2, as the send path does. Returns the texts a live push would carry: {sender's, recipient's}.
+std::pair<std::string, std::string> send(Store& store, uint64_t seq, const std::string& cid) {
+  std::pair<std::string, std::string> texts;
+  REQUIRE(store.commit_and_wait([&](Txn& txn) {
+    txn.put(keys::message(kConv, seq), stored_message_json(StoredMessage{1, kBody, kTs, false}));
+    auto members = msg_event_members(kConv, seq, 1, kBody, kTs);
+    append_inbox_msg(txn, 1, MsgRef{kConv, seq, kTs, cid}, members + ",\"cid\":" + json(cid).dump(), 0,
+                     &texts.first);
+    append_inbox_msg(txn, 2, MsgRef{kConv, seq, kTs, {}}, members, 0, &texts.second);
+  }));
+  return texts;
+}
+
+std::string stored_value(const Store& store, UserId user, uint64_t useq) {
+  std::string value;
+  REQUIRE(store.get(keys::inbox(user, useq), &value));
+  return value;
+}
+
+}  // namespace
+
+TEST_CASE("a msg event stored by reference reads back as the text its live push carried") {
+  TempStore t;
+  auto [own, received] = send(*t.store, 1, "c-1 \"odd\" cid");
+
+  auto mine = read_inbox(*t.store, 1, 0, 10);
+  auto theirs = read_inbox(*t.store, 2, 0, 10);
+  REQUIRE(mine.size() == 1);
+  REQUIRE(theirs.size() == 1);
+  CHECK(mine[0].text == own);
+  CHECK(theirs[0].text == received);
+
+  auto event = json::parse(mine[0].text);
+  CHECK(event["type"] == "msg");
+  CHECK(event["useq"] == 1);
+  CHECK(event["conv"] == kConv.str());
+  CHECK(event["seq"] == 1);
+  CHECK(event["from"] == 1);
+  CHECK(event["body"] == json::parse(kBody));
+  CHECK(event["ts"] == kTs);
+  CHECK(event["cid"] == "c-1 \"odd\" cid");
+  CHECK_FALSE(json::parse(theirs[0].text).contains("cid"));
+
+  // The inbox holds a reference, smaller than the text, and not the body.
+  auto value = stored_value(*t.store, 2, 1);
+  CHECK(value[0] == kMsgRefTag);
+  CHECK(value.size() < received.size());
+  CHECK(value.find("héllo") == std::string::npos);
+}
+
+TEST_CASE("a referenced message recalled meanwhile reads back without its body") {
+  TempStore t;
+  send(*t.store, 1, "c1");
+  REQUIRE(t.store->commit_and_wait([&](Txn& txn) {
+    txn.put(keys::message(kConv, 1), stored_message_json(StoredMessage{1, "{}", kTs, true}));
+  }));
+  auto events = read_inbox(*t.store, 2, 0, 10);
+  REQUIRE(events.size() == 1);
+  auto event = json::parse(events[0].text);
+  CHECK(event["body"] == json::object());
+  CHECK(event["recalled"] == true);
+  CHECK(event["ts"] == kTs);
+}
+
+TEST_CASE("text events and references mix in one inbox, in useq order, within the limit") {
+  TempStore t;
+  REQUIRE(t.store->commit_and_wait([](Txn& txn) {
+    append_inbox(txn, 2, "friend", R"("user":3,"state":"friends")", 0, nullptr);
+  }));
+  send(*t.store, 1, "c1");
+  REQUIRE(t.store->commit_and_wait([](Txn& txn) {
+    append_inbox(txn, 2, "read", R"("conv":"u:1:2","reader":1,"seq":1)", 0, nullptr);
+  }));
+  send(*t.store, 2, "c2");
+
+  auto events = read_inbox(*t.store, 2, 0, 10);
+  REQUIRE(events.size() == 4);
+  std::vector<std::string> types;
+  for (size_t i = 0; i < events.size(); ++i) {
+    CHECK(events[i].useq == i + 1);
+    auto event = json::parse(events[i].text);
+    CHECK(event["useq"] == i + 1);
+    types.push_back(event["type"]);
+  }
+  CHECK(types == std::vector<std::string>{"friend", "msg", "read", "msg"});
+  CHECK(json::parse(events[3].text)["seq"] == 2);
+
+  auto page = read_inbox(*t.store, 2, 1, 2);
+  REQUIRE(page.size() == 2);
+  CHECK(page[0].useq == 2);
+  CHECK(page[1].useq == 3);
+}
+
+TEST_CASE("a reference whose message is missing is skipped, and the next event still reads") {
+  TempStore t;
+  send(*t.store, 1, "c1");
+  send(*t.store, 2, "c2");
+  REQUIRE(t.store->commit_and_wait([](Txn& txn) { txn.del(keys::message(kConv, 1)); }));
+  auto events = read_inbox(*t.store, 2, 0, 10);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].useq == 2);
+  CHECK(json::parse(events[0].text)["seq"] == 2);
+}
+
+TEST_CASE("inbox_event_ts reads both stored forms") {
+  TempStore t;
+  send(*t.store, 1, "c1");
+  REQUIRE(t.store->commit_and_wait([](Txn& txn) {
+    append_inbox(txn, 2, "notice", R"("body":{"text":"x"},"ts":42)", 0, nullptr);
+    append_inbox(txn, 2, "friend", R"("user":3,"state":"friends")", 0, nullptr);
+  }));
+  CHECK(inbox_event_ts(stored_value(*t.store, 2, 1)) == kTs);
+  CHECK(inbox_event_ts(stored_value(*t.store, 2, 2)) == 42);
+  CHECK_FALSE(inbox_event_ts(stored_value(*t.store, 2, 3)).has_value());
+  CHECK_FALSE(inbox_event_ts("not json").has_value());
+}
+
+TEST_CASE("append_inbox_msg keeps at most max_events, like append_inbox") {
+  TempStore t;
+  for (uint64_t seq = 1; seq <= 6; ++seq) {
+    REQUIRE(t.store->commit_and_wait([&](Txn& txn) {
+      txn.put(keys::message(kConv, seq), stored_message_json(StoredMessage{1, kBody, kTs, false}));
+      append_inbox_msg(txn, 2, MsgRef{kConv, seq, kTs, {}}, msg_event_members(kConv, seq, 1, kBody, kTs), 4,
+                       nullptr);
+    }));
+  }
+  CHECK(inbox_head(*t.store, 2) == 6);
+  CHECK(inbox_oldest(*t.store, 2) == 3);
+  auto events = read_inbox(*t.store, 2, 0, 10);
+  REQUIRE(events.size() == 4);
+  CHECK(json::parse(events.back().text)["seq"] == 6);
+}
