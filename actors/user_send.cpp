@@ -78,7 +78,7 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
     return;
   }
 
-  // One atomic write: the message, both inbox entries, the dedup record, the conversation list.
+  // One atomic write: the message, both inbox entries, the dedup record, the conversation lists.
   auto conv = Conv::direct(st.user, peer);
   auto outcome = std::make_shared<CommitOutcome>();
   outcome->cid = req.cid;
@@ -96,6 +96,8 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   std::optional<DeviceRecord> device_record;
   if (auto it = st.devices.find(device); it != st.devices.end() && req.cseq)
     device_record = DeviceRecord{true, it->second.cursor, it->second.next_cseq};
+  // The conversation lists only need the entry to exist; it is written until a write has made it so.
+  bool list_conv = st.listed_peers.count(peer) == 0;
   st.in_flight[cid].push_back(waiter);
   st.ctx->store.commit(
       [=](Txn& txn) {
@@ -112,9 +114,10 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
                                               &outcome->peer_text);
         outcome->answer = DedupRecord{conv.str(), seq, ts};
         put_dedup(txn, user, cid, outcome->answer, dedup_expiry);
-        json last{{"last_seq", seq}, {"last_ts", ts}};
-        txn.put(keys::user_conv(user, conv), last.dump());
-        txn.put(keys::user_conv(peer, conv), last.dump());
+        if (list_conv) {
+          txn.put(keys::user_conv(user, conv), "");
+          txn.put(keys::user_conv(peer, conv), "");
+        }
         if (device_record) put_device(txn, user, device, *device_record);
       },
       [self = caf::actor_cast<caf::actor>(self), outcome, ctx = st.ctx](bool ok) {
@@ -207,6 +210,7 @@ void on_committed(UserSelf* self, const CommitOutcomePtr& outcome) {
   }
   st.ctx->counters.messages_accepted++;
   st.ctx->counters.inbox_appends += 2;
+  st.listed_peers.insert(outcome->peer);
   remember_answer(st, outcome->cid, outcome->answer);
   for (auto& w : waiters) reply_ack(self, w, outcome->cid, outcome->answer);
   st.ctx->counters.send_ack.observe(Clock::now() - outcome->started);

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "actors/context.hpp"
@@ -65,6 +66,9 @@ struct UserState {
   std::deque<std::pair<uint64_t, SharedText>> recent;  // contiguous tail of the inbox
   std::map<std::string, DeviceState> devices;          // connected devices only
   std::unordered_map<std::string, DedupRecord> dedup;  // recently answered cids
+  // Peers whose direct conversation is known to be in both users' lists (keys::user_conv): a send
+  // to them writes no list entry. Forgotten on passivation, so the first send after it writes again.
+  std::unordered_set<UserId> listed_peers;
   std::unordered_map<std::string, std::vector<AckWaiter>> in_flight;  // cid -> waiters
   uint64_t idle_generation = 0;
   bool cursor_flush_armed = false;  // a cursor_flush_atom is on its way (user_delivery.cpp)

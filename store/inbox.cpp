@@ -117,7 +117,9 @@ DeviceRecord load_device(const Store& store, UserId user, const std::string& dev
 }
 
 void put_device(Txn& txn, UserId user, const std::string& device, const DeviceRecord& r) {
-  txn.put(keys::device(user, device), json{{"cursor", r.cursor}, {"next_cseq", r.next_cseq}}.dump());
+  // Written on the commit thread for most sends: built directly, as json{...}.dump() would.
+  txn.put(keys::device(user, device),
+          "{\"cursor\":" + std::to_string(r.cursor) + ",\"next_cseq\":" + std::to_string(r.next_cseq) + "}");
 }
 
 std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std::string& cid,
@@ -135,8 +137,12 @@ std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std
 
 void put_dedup(Txn& txn, UserId user, const std::string& cid, const DedupRecord& r,
                int64_t expires_ms) {
-  txn.put(keys::dedup(user, cid),
-          json{{"conv", r.conv}, {"seq", r.seq}, {"ts", r.ts}, {"expires_ms", expires_ms}}.dump());
+  // One per send, on the commit thread: built directly, in the member order json{...}.dump() uses.
+  std::string value = "{\"conv\":" + json(r.conv).dump();
+  value.append(",\"expires_ms\":").append(std::to_string(expires_ms));
+  value.append(",\"seq\":").append(std::to_string(r.seq));
+  value.append(",\"ts\":").append(std::to_string(r.ts)).append("}");
+  txn.put(keys::dedup(user, cid), value);
 }
 
 uint64_t append_inbox(Txn& txn, UserId user, const char* type, const std::string& members,

@@ -25,7 +25,8 @@ enum Prefix : char {
   kDedup = 0x13,       // uid cid -> JSON {conv, seq, ts, expires_ms}
   kMessage = 0x20,     // conv seq -> message JSON {from, body, ts, recalled?}
   kReadCursor = 0x22,  // uid conv -> u64 read seq
-  kUserConv = 0x23,    // uid conv -> JSON {last_seq, last_ts} (conversation list)
+  kUserConv = 0x23,    // uid conv -> "": the user's direct conversations (the list reads each
+                       //   one's head; older data directories hold JSON {last_seq, last_ts}, unread)
   kFriend = 0x30,      // uid peer -> state byte: 'o' uid asked peer, 'i' peer asked uid, 'f' friends
                        //   (both sides stored; FriendState in store/social.hpp)
   kBlock = 0x31,       // uid blocked_uid -> ""
