@@ -41,9 +41,13 @@ void push(UserSelf* self, DeviceState& dev, const SharedText& text) {
 }  // namespace
 
 void send_to_device(UserSelf* self, const std::string& device, const nlohmann::json& frame) {
+  send_to_device(self, device, frame.dump());
+}
+
+void send_to_device(UserSelf* self, const std::string& device, std::string frame_text) {
   auto it = self->state.devices.find(device);
   if (it == self->state.devices.end()) return;
-  it->second.outlet->send(std::make_shared<const std::string>(frame.dump()));
+  it->second.outlet->send(std::make_shared<const std::string>(std::move(frame_text)));
 }
 
 void note_appended(UserSelf* self, uint64_t useq, SharedText text) {

@@ -27,11 +27,8 @@ void finish(UserSelf* self, const std::string& cid, const GroupReply& reply, Clo
   }
   if (st.dedup.size() >= kDedupCacheSize) st.dedup.clear();
   st.dedup[cid] = reply.answer;
-  for (auto& w : waiters) {
-    auto ack = frames::send_ack(cid, reply.answer.conv, reply.answer.seq, reply.answer.ts);
-    frames::attach_rid(ack, w.rid);
-    send_to_device(self, w.device, ack);
-  }
+  for (auto& w : waiters)
+    send_to_device(self, w.device, frames::send_ack(cid, reply.answer.conv, reply.answer.seq, reply.answer.ts, w.rid));
   st.ctx->counters.send_ack.observe(Clock::now() - started);
 }
 

@@ -24,9 +24,7 @@ void reply_error(UserSelf* self, const std::string& device, Error code, const st
 
 void reply_ack(UserSelf* self, const AckWaiter& waiter, const std::string& cid,
                const DedupRecord& answer) {
-  auto ack = frames::send_ack(cid, answer.conv, answer.seq, answer.ts);
-  frames::attach_rid(ack, waiter.rid);
-  send_to_device(self, waiter.device, ack);
+  send_to_device(self, waiter.device, frames::send_ack(cid, answer.conv, answer.seq, answer.ts, waiter.rid));
 }
 
 void remember_answer(UserState& st, const std::string& cid, const DedupRecord& answer) {

@@ -29,8 +29,16 @@ json close(int code, const std::string& reason) {
   return {{"type", "close"}, {"code", code}, {"reason", reason}};
 }
 
-json send_ack(const std::string& cid, const std::string& conv, uint64_t seq, int64_t ts_ms) {
-  return {{"type", "send_ack"}, {"cid", cid}, {"conv", conv}, {"seq", seq}, {"ts", ts_ms}};
+std::string send_ack(const std::string& cid, const std::string& conv, uint64_t seq, int64_t ts_ms,
+                     const std::optional<std::string>& rid) {
+  // Members in the order json's sorted object would write them.
+  std::string out = "{\"cid\":" + json(cid).dump();
+  out.append(",\"conv\":").append(json(conv).dump());
+  if (rid) out.append(",\"rid\":").append(json(*rid).dump());
+  out.append(",\"seq\":").append(std::to_string(seq));
+  out.append(",\"ts\":").append(std::to_string(ts_ms));
+  out.append(",\"type\":\"send_ack\"}");
+  return out;
 }
 
 void attach_rid(json& reply, const std::optional<std::string>& rid) {
