@@ -64,10 +64,11 @@ uint64_t inbox_head(const Store& store, UserId user) {
   return store.counter(keys::counter_inbox_head(user));
 }
 
-std::vector<InboxEvent> read_inbox(const Store& store, UserId user, uint64_t after, size_t limit) {
+namespace {
+
+// Up to `limit` stored events with useq > after, as stored (references unresolved).
+std::vector<InboxEvent> scan_inbox(const Store& store, UserId user, uint64_t after, size_t limit) {
   std::vector<InboxEvent> out;
-  if (limit == 0) return out;
-  // Stored as read first (references included); references are resolved after the scan.
   store.scan(keys::inbox(user, after + 1), keys::prefix_end(keys::inbox_prefix(user)), false,
              [&](std::string_view key, std::string_view value) {
                InboxEvent e;
@@ -76,21 +77,34 @@ std::vector<InboxEvent> read_inbox(const Store& store, UserId user, uint64_t aft
                out.push_back(std::move(e));
                return out.size() < limit;
              });
-  size_t kept = 0;
-  for (auto& e : out) {
-    if (is_msg_ref(e.text)) {
-      auto text = resolve_msg_ref(store, e.useq, decode_msg_ref(e.text));
-      if (!text) {
-        // Skipped like an event lost to retention: the devices move past its useq.
-        spdlog::error("user {}: inbox event {} refers to a message that is not stored", user, e.useq);
-        continue;
+  return out;
+}
+
+}  // namespace
+
+std::vector<InboxEvent> read_inbox(const Store& store, UserId user, uint64_t after, size_t limit) {
+  std::vector<InboxEvent> out;
+  // References are resolved after each scan, outside the iterator. One that cannot be resolved is
+  // skipped like an event lost to retention, and the scan goes on so that `limit` events still come
+  // back when there are that many: a caller takes fewer as the end of the inbox.
+  while (out.size() < limit) {
+    auto wanted = limit - out.size();
+    auto stored = scan_inbox(store, user, after, wanted);
+    if (stored.empty()) break;
+    after = stored.back().useq;
+    for (auto& e : stored) {
+      if (is_msg_ref(e.text)) {
+        auto text = resolve_msg_ref(store, e.useq, decode_msg_ref(e.text));
+        if (!text) {
+          spdlog::error("user {}: inbox event {} refers to a message that is not stored", user, e.useq);
+          continue;
+        }
+        e.text = std::move(*text);
       }
-      e.text = std::move(*text);
+      out.push_back(std::move(e));
     }
-    if (&out[kept] != &e) out[kept] = std::move(e);
-    ++kept;
+    if (stored.size() < wanted) break;  // the end of the inbox
   }
-  out.resize(kept);
   return out;
 }
 

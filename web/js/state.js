@@ -178,6 +178,8 @@ export function applyEvent(ev, hooks) {
     case 'msg': {
       const message = { conv: ev.conv, seq: ev.seq, from: ev.from, body: ev.body, ts: ev.ts };
       if (ev.conv.startsWith('g:')) message.read_count = 0;
+      // Read back from the server's store after a recall, the event carries no body (PROTOCOL.md 10).
+      if (ev.recalled) message.recalled = true;
       const isNew = addMessage(message);
       const c = conversation(ev.conv);
       c.touched = Date.now();
