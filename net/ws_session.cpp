@@ -223,10 +223,19 @@ class WsSession final : public Session,
       frames.swap(incoming_);
       drain_posted_ = false;
     }
-    for (auto& frame : frames) enqueue(std::move(frame));
+    // All queued before the first write starts: frames an actor sent in one turn (a send_ack and
+    // the echo after it) leave in one gather write instead of one write each.
+    for (auto& frame : frames) queue_frame(std::move(frame));
+    if (!writing_) write_next();
   }
 
   void enqueue(WsFrame frame) {
+    queue_frame(std::move(frame));
+    if (!writing_) write_next();
+  }
+
+  // Queues a frame without starting a write; a client that lets the queue fill is disconnected.
+  void queue_frame(WsFrame frame) {
     if (close_sent_ || finished_) return;
     if (queue_.size() >= static_cast<size_t>(state_->options.send_queue_frames)) {
       spdlog::info("ws {}: client is not reading, disconnecting", address_);
@@ -235,7 +244,6 @@ class WsSession final : public Session,
       return;
     }
     queue_.push_back(std::move(frame));
-    if (!writing_) write_next();
   }
 
   void begin_close(uint16_t code, const std::string& reason) {

@@ -23,7 +23,57 @@ std::string stored_message_json(const StoredMessage& m) {
   return out;
 }
 
+namespace {
+
+// Parses a decimal integer that makes up all of `text` (a leading '-' allowed when `sign`).
+template <class Int>
+std::optional<Int> whole_integer(std::string_view text, bool sign) {
+  bool negative = sign && !text.empty() && text[0] == '-';
+  if (negative) text.remove_prefix(1);
+  if (text.empty() || text.size() > 18) return std::nullopt;  // longer: the JSON parse decides
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return negative ? -static_cast<Int>(v) : static_cast<Int>(v);
+}
+
+// The exact layout stored_message_json writes, without a JSON parse: read_inbox resolves one
+// stored message per `msg` event it reads back. The body is the stored text itself, which was
+// serialized once when the message was accepted. nullopt: not that layout (parse it as JSON).
+std::optional<StoredMessage> parse_own_layout(std::string_view value) {
+  constexpr std::string_view kBody = ",\"body\":", kTs = ",\"ts\":", kRecalled = ",\"recalled\":true}";
+  if (value.substr(0, kFromPrefix.size()) != kFromPrefix) return std::nullopt;
+  value.remove_prefix(kFromPrefix.size());
+  auto body_at = value.find(kBody);
+  if (body_at == std::string_view::npos) return std::nullopt;
+  StoredMessage m;
+  auto from = whole_integer<UserId>(value.substr(0, body_at), false);
+  if (!from) return std::nullopt;
+  m.from = *from;
+  value.remove_prefix(body_at + kBody.size());
+  if (value.size() >= kRecalled.size() && value.substr(value.size() - kRecalled.size()) == kRecalled) {
+    m.recalled = true;
+    value.remove_suffix(kRecalled.size());
+  } else {
+    if (value.empty() || value.back() != '}') return std::nullopt;
+    value.remove_suffix(1);
+  }
+  auto ts_at = value.rfind(kTs);  // ts follows the body: the last one is ours
+  if (ts_at == std::string_view::npos) return std::nullopt;
+  auto ts = whole_integer<int64_t>(value.substr(ts_at + kTs.size()), true);
+  auto body = value.substr(0, ts_at);
+  if (!ts || body.size() < 2 || body.front() != '{' || body.back() != '}') return std::nullopt;
+  m.ts = *ts;
+  m.body_json.assign(body);
+  return m;
+}
+
+}  // namespace
+
 std::optional<StoredMessage> parse_stored_message(std::string_view value) {
+  if (auto m = parse_own_layout(value)) return m;
   auto j = json::parse(value.begin(), value.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   auto from = j.find("from");

@@ -161,3 +161,47 @@ TEST_CASE("append_inbox_msg keeps at most max_events, like append_inbox") {
   REQUIRE(events.size() == 4);
   CHECK(json::parse(events.back().text)["seq"] == 6);
 }
+
+TEST_CASE("stored messages read the same without a JSON parse as with one") {
+  // parse_stored_message reads stored_message_json's own layout directly; anything else (older or
+  // foreign layouts) goes through the JSON parser. Both must give the same message.
+  auto via_json = [](const std::string& value) {
+    auto j = json::parse(value);
+    StoredMessage m;
+    m.from = j["from"].get<UserId>();
+    m.ts = j["ts"].get<int64_t>();
+    m.recalled = j.value("recalled", false);
+    m.body_json = j["body"].dump();
+    return m;
+  };
+  for (const auto& original :
+       {StoredMessage{7, R"({"text":"plain"})", kTs, false},
+        StoredMessage{7, R"({"text":"a \",\"ts\":5} trap","ts":9})", kTs, false},
+        StoredMessage{123456789, R"({"a":{"b":[1,2,{"c":"}"}]},"z":null})", 0, false},
+        StoredMessage{7, "{}", kTs, true}, StoredMessage{7, "{}", -3, false}}) {
+    auto value = stored_message_json(original);
+    auto parsed = parse_stored_message(value);
+    REQUIRE(parsed);
+    auto expected = via_json(value);
+    CHECK(parsed->from == expected.from);
+    CHECK(parsed->ts == expected.ts);
+    CHECK(parsed->recalled == expected.recalled);
+    CHECK(parsed->body_json == expected.body_json);
+    CHECK(parsed->body_json == original.body_json);
+  }
+  // Not the own layout: members in another order, spaces, a 20-digit sender. The parser still reads them.
+  auto reordered = parse_stored_message(R"({"ts":5,"body":{"x":1},"from":3})");
+  REQUIRE(reordered);
+  CHECK(reordered->from == 3);
+  CHECK(reordered->ts == 5);
+  CHECK(reordered->body_json == R"({"x":1})");
+  auto spaced = parse_stored_message(R"({"from": 3, "body": {"x": 1}, "ts": 5, "recalled": true})");
+  REQUIRE(spaced);
+  CHECK(spaced->recalled);
+  CHECK(spaced->body_json == R"({"x":1})");
+  auto big = parse_stored_message(R"({"from":18446744073709551615,"body":{},"ts":5})");
+  REQUIRE(big);
+  CHECK(big->from == 18446744073709551615ull);
+  CHECK_FALSE(parse_stored_message(R"({"from":3,"body":{},"ts":"x"})"));
+  CHECK_FALSE(parse_stored_message("not json"));
+}
