@@ -1,5 +1,8 @@
 #include "actors/runtime.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -23,19 +26,31 @@ class ActorLink final : public ConnectionLink {
   caf::actor actor_;
 };
 
-// The cores are shared with the I/O threads and the store's commit thread, which are busy whenever
-// the actors are. A worker beyond the free cores only adds context switches and CAF's idle
-// polling: on 2 cores, one worker delivered 10-15% more than two (docs/BENCHMARKS.md).
+// The CPUs this process may run on (taskset, cpusets), not the host's.
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+// The CPUs are shared with the I/O threads and the store's commit thread, which are busy whenever
+// the actors are. A worker beyond the free CPUs only adds context switches and CAF's idle
+// polling: on 2 cores, one worker delivered 10-15% more than two (docs/BENCHMARKS.md). Capped,
+// because a CPU quota (cgroups) does not show in the affinity mask.
+constexpr int kMaxDefaultActorThreads = 8;
+
 int actor_threads(const ServerOptions& options) {
   if (options.actor_threads > 0) return options.actor_threads;
-  int cores = static_cast<int>(std::thread::hardware_concurrency());
-  return std::max(1, cores - std::max(1, options.io_threads) - 1);
+  int free_cpus = usable_cpus() - std::max(1, options.io_threads) - 1;
+  return std::clamp(free_cpus, 1, kMaxDefaultActorThreads);
 }
 
 caf::actor_system_config make_config(const ServerOptions& options) {
   caf::actor_system_config cfg;
   auto threads = actor_threads(options);
-  spdlog::info("{} actor thread(s)", threads);
+  if (options.actor_threads > 0) spdlog::info("{} actor thread(s) (--actor-threads)", threads);
+  else spdlog::info("{} actor thread(s): {} usable CPU(s) less the I/O and commit threads", threads, usable_cpus());
   cfg.set("scheduler.max-threads", threads);
   cfg.set("logger.verbosity", caf::atom("quiet"));
   return cfg;

@@ -41,10 +41,10 @@ void push(UserSelf* self, DeviceState& dev, const SharedText& text) {
 }  // namespace
 
 void send_to_device(UserSelf* self, const std::string& device, const nlohmann::json& frame) {
-  send_to_device(self, device, frame.dump());
+  send_text_to_device(self, device, frame.dump());
 }
 
-void send_to_device(UserSelf* self, const std::string& device, std::string frame_text) {
+void send_text_to_device(UserSelf* self, const std::string& device, std::string frame_text) {
   auto it = self->state.devices.find(device);
   if (it == self->state.devices.end()) return;
   it->second.outlet->send(std::make_shared<const std::string>(std::move(frame_text)));

@@ -27,8 +27,10 @@ void finish(UserSelf* self, const std::string& cid, const GroupReply& reply, Clo
   }
   if (st.dedup.size() >= kDedupCacheSize) st.dedup.clear();
   st.dedup[cid] = reply.answer;
-  for (auto& w : waiters)
-    send_to_device(self, w.device, frames::send_ack(cid, reply.answer.conv, reply.answer.seq, reply.answer.ts, w.rid));
+  for (auto& w : waiters) {
+    const auto& a = reply.answer;
+    send_text_to_device(self, w.device, frames::send_ack(cid, a.conv, a.seq, a.ts, w.rid));
+  }
   st.ctx->counters.send_ack.observe(Clock::now() - started);
 }
 

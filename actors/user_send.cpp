@@ -24,7 +24,7 @@ void reply_error(UserSelf* self, const std::string& device, Error code, const st
 
 void reply_ack(UserSelf* self, const AckWaiter& waiter, const std::string& cid,
                const DedupRecord& answer) {
-  send_to_device(self, waiter.device, frames::send_ack(cid, answer.conv, answer.seq, answer.ts, waiter.rid));
+  send_text_to_device(self, waiter.device, frames::send_ack(cid, answer.conv, answer.seq, answer.ts, waiter.rid));
 }
 
 void remember_answer(UserState& st, const std::string& cid, const DedupRecord& answer) {
@@ -101,9 +101,7 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
       [=](Txn& txn) {
         auto ts = now_ms();
         auto seq = txn.next(keys::counter_conv_seq(conv));
-        txn.put(keys::message(conv, seq),
-                "{\"from\":" + std::to_string(user) + ",\"body\":" + body +
-                    ",\"ts\":" + std::to_string(ts) + "}");
+        txn.put(keys::message(conv, seq), stored_message_json(StoredMessage{user, body, ts, false}));
         auto members = msg_event_members(conv, seq, user, body, ts);
         auto own_members = members + ",\"cid\":" + json(cid).dump();
         outcome->own_useq = append_inbox_msg(txn, user, MsgRef{conv, seq, ts, cid}, own_members, max_events,

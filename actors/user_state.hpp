@@ -124,7 +124,7 @@ void push_live(Context& ctx, UserId user, const SharedText& frame_text);
 
 // Sends a frame (canonical JSON) to one device's connection.
 void send_to_device(UserSelf* self, const std::string& device, const nlohmann::json& frame);
-// The same, for a frame already serialized.
-void send_to_device(UserSelf* self, const std::string& device, std::string frame_text);
+// The same, for a frame already serialized (frames::send_ack).
+void send_text_to_device(UserSelf* self, const std::string& device, std::string frame_text);
 
 }  // namespace im

@@ -24,8 +24,8 @@ json pong(int64_t ts_ms);
 json kicked(const std::string& reason);
 // Raw TCP's stand-in for a WebSocket close frame.
 json close(int code, const std::string& reason);
-// The send_ack frame already serialized (one per send, on the actor thread's hot path): the same
-// text as the JSON object with "rid" attached would dump to.
+// Unlike the builders above, returns the frame already serialized: there is one per send, on the
+// actor thread's hot path. The text is what the JSON object with "rid" attached would dump to.
 std::string send_ack(const std::string& cid, const std::string& conv, uint64_t seq, int64_t ts_ms,
                      const std::optional<std::string>& rid);
 

@@ -60,7 +60,7 @@ struct ServerOptions {
   // An HTTP request (or the first bytes of a connection) must arrive within this time.
   int64_t http_timeout_ms = 30000;
   int io_threads = 1;
-  // 0: the cores left after the I/O threads and the store's commit thread, at least 1.
+  // 0: the usable CPUs left after the I/O threads and the store's commit thread, 1 to 8.
   int actor_threads = 0;
   // Bounded per-session outbound queue (frames); a client that cannot keep up is disconnected.
   int64_t send_queue_frames = 1024;

@@ -43,11 +43,28 @@ MsgRef decode_msg_ref(std::string_view stored) {
 std::optional<std::string> resolve_msg_ref(const Store& store, uint64_t useq, const MsgRef& ref) {
   auto message = load_message(store, ref.conv, ref.seq);
   if (!message) return std::nullopt;
-  auto members = msg_event_members(ref.conv, ref.seq, message->from, message->body_json, message->ts);
+  // A recalled message's body is not handed out, whatever the stored record still holds.
+  auto members = msg_event_members(ref.conv, ref.seq, message->from, message->recalled ? "{}" : message->body_json,
+                                   message->ts);
   if (message->recalled) members.append(",\"recalled\":true");
   if (!ref.cid.empty()) members.append(",\"cid\":").append(json(ref.cid).dump());
   return inbox_event_text("msg", useq, members);
 }
+
+// Up to `limit` stored events with useq > after, as stored (references unresolved).
+std::vector<InboxEvent> scan_inbox(const Store& store, UserId user, uint64_t after, size_t limit) {
+  std::vector<InboxEvent> out;
+  store.scan(keys::inbox(user, after + 1), keys::prefix_end(keys::inbox_prefix(user)), false,
+             [&](std::string_view key, std::string_view value) {
+               InboxEvent e;
+               e.useq = keys::get_u64(key.substr(9));
+               e.text.assign(value);
+               out.push_back(std::move(e));
+               return out.size() < limit;
+             });
+  return out;
+}
+
 
 }  // namespace
 
@@ -64,29 +81,14 @@ uint64_t inbox_head(const Store& store, UserId user) {
   return store.counter(keys::counter_inbox_head(user));
 }
 
-namespace {
-
-// Up to `limit` stored events with useq > after, as stored (references unresolved).
-std::vector<InboxEvent> scan_inbox(const Store& store, UserId user, uint64_t after, size_t limit) {
-  std::vector<InboxEvent> out;
-  store.scan(keys::inbox(user, after + 1), keys::prefix_end(keys::inbox_prefix(user)), false,
-             [&](std::string_view key, std::string_view value) {
-               InboxEvent e;
-               e.useq = keys::get_u64(key.substr(9));
-               e.text.assign(value);
-               out.push_back(std::move(e));
-               return out.size() < limit;
-             });
-  return out;
-}
-
-}  // namespace
 
 std::vector<InboxEvent> read_inbox(const Store& store, UserId user, uint64_t after, size_t limit) {
   std::vector<InboxEvent> out;
   // References are resolved after each scan, outside the iterator. One that cannot be resolved is
   // skipped like an event lost to retention, and the scan goes on so that `limit` events still come
   // back when there are that many: a caller takes fewer as the end of the inbox.
+  size_t unresolved = 0;
+  uint64_t first_unresolved = 0;
   while (out.size() < limit) {
     auto wanted = limit - out.size();
     auto stored = scan_inbox(store, user, after, wanted);
@@ -96,7 +98,7 @@ std::vector<InboxEvent> read_inbox(const Store& store, UserId user, uint64_t aft
       if (is_msg_ref(e.text)) {
         auto text = resolve_msg_ref(store, e.useq, decode_msg_ref(e.text));
         if (!text) {
-          spdlog::error("user {}: inbox event {} refers to a message that is not stored", user, e.useq);
+          if (unresolved++ == 0) first_unresolved = e.useq;
           continue;
         }
         e.text = std::move(*text);
@@ -105,6 +107,9 @@ std::vector<InboxEvent> read_inbox(const Store& store, UserId user, uint64_t aft
     }
     if (stored.size() < wanted) break;  // the end of the inbox
   }
+  if (unresolved > 0)
+    spdlog::error("user {}: {} inbox event(s) from useq {} refer to messages that cannot be read; skipped",
+                  user, unresolved, first_unresolved);
   return out;
 }
 

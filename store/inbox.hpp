@@ -46,7 +46,9 @@ struct DedupRecord {
 std::string inbox_event_text(const char* type, uint64_t useq, const std::string& members);
 
 uint64_t inbox_head(const Store& store, UserId user);
-// Events with useq in (after, after + limit], ascending.
+// The first `limit` readable events with useq > after, ascending; fewer only at the end of the
+// inbox. Events lost to retention leave holes in the useqs; so does a `msg` reference whose message
+// cannot be read (logged as an error).
 std::vector<InboxEvent> read_inbox(const Store& store, UserId user, uint64_t after, size_t limit);
 // The oldest useq still kept (0 when the inbox is empty).
 uint64_t inbox_oldest(const Store& store, UserId user);

@@ -129,3 +129,35 @@ TEST_CASE("group recall: every member gets `recalled`; other members may not; hi
   CHECK(reader.next("msg")["seq"] == second["seq"]);
   CHECK(reader.next("recalled")["seq"] == second["seq"]);
 }
+
+TEST_CASE("a message recalled before its recipient ever connected reads back without its body") {
+  // Bob has never connected: no actor holds his events in memory, so the first connection reads
+  // them back from the store, where the inbox keeps a reference to the (now recalled) message.
+  imtest::TestServer server;
+  auto alice = imtest::connect_member(server.endpoint, server.account("alice"));
+  auto bob_account = server.account("bob");
+  auto conv = imclient::conv_id_user(alice.account.user, bob_account.user);
+  alice.conn->send(imclient::text_message(bob_account.user, "secret"));
+  auto ack = alice.reader->next("send_ack");
+  alice.conn->send(imclient::text_message(bob_account.user, "kept"));
+  alice.reader->next("send_ack");
+  alice.conn->send(recall_frame(conv, ack["seq"]));
+  alice.reader->next_matching([&](const json& f) { return f["type"] == "recalled"; });
+
+  // A new device starts at the head; `since: 0` asks for the whole inbox.
+  auto bob_conn = imclient::connect_authed(server.endpoint, bob_account.token, "dev", nullptr,
+                                           imclient::Transport::websocket, imclient::Encoding::json, 0);
+  imtest::Reader bob(*bob_conn);
+  auto recalled_msg = bob.next("msg");
+  CHECK(recalled_msg["seq"] == ack["seq"]);
+  CHECK(recalled_msg["body"] == json::object());
+  CHECK(recalled_msg["recalled"] == true);
+  CHECK(recalled_msg["ts"] == ack["ts"]);
+  CHECK(recalled_msg["from"] == alice.account.user);
+  auto kept = bob.next("msg");
+  CHECK(kept["body"] == json{{"text", "kept"}});
+  CHECK_FALSE(kept.contains("recalled"));
+  auto event = bob.next("recalled");
+  CHECK(event["seq"] == ack["seq"]);
+  CHECK(event["by"] == alice.account.user);
+}

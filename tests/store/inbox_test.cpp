@@ -88,7 +88,8 @@ TEST_CASE("a referenced message recalled meanwhile reads back without its body")
 TEST_CASE("text events and references mix in one inbox, in useq order, within the limit") {
   TempStore t;
   REQUIRE(t.store->commit_and_wait([](Txn& txn) {
-    append_inbox(txn, 2, "friend", R"("user":3,"state":"friends")", 0, nullptr);
+    // A `msg` event as data directories before references hold it: its whole text.
+    append_inbox(txn, 2, "msg", msg_event_members(kConv, 9, 1, R"({"text":"old"})", 5), 0, nullptr);
   }));
   send(*t.store, 1, "c1");
   REQUIRE(t.store->commit_and_wait([](Txn& txn) {
@@ -105,7 +106,9 @@ TEST_CASE("text events and references mix in one inbox, in useq order, within th
     CHECK(event["useq"] == i + 1);
     types.push_back(event["type"]);
   }
-  CHECK(types == std::vector<std::string>{"friend", "msg", "read", "msg"});
+  CHECK(types == std::vector<std::string>{"msg", "msg", "read", "msg"});
+  CHECK(json::parse(events[0].text)["body"] == json{{"text", "old"}});
+  CHECK(json::parse(events[1].text)["body"] == json::parse(kBody));
   CHECK(json::parse(events[3].text)["seq"] == 2);
 
   auto page = read_inbox(*t.store, 2, 1, 2);
