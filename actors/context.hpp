@@ -8,6 +8,7 @@
 #include "actors/latency_histogram.hpp"
 #include "protocol/options.hpp"
 #include "store/accounts.hpp"
+#include "store/dedup_index.hpp"
 #include "store/store.hpp"
 
 namespace caf {
@@ -56,6 +57,7 @@ struct Context {
   Directory& directory;
   Counters& counters;
   caf::actor_system& system;
+  DedupIndex& dedup_index;
 };
 
 }  // namespace im

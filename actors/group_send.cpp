@@ -58,6 +58,7 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
   auto& opts = st.ctx->options;
   auto max_events = static_cast<uint64_t>(opts.inbox_max_events);
   auto dedup_expiry = now_ms() + opts.dedup_retention_s * 1000;
+  auto* index = &st.ctx->dedup_index;
   commit_then(
       self,
       [=](Txn& txn) {
@@ -81,7 +82,7 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
           appended->texts.push_back(std::move(text));
         }
         appended->answer = DedupRecord{conv.str(), seq, ts};
-        put_dedup(txn, from, cid, appended->answer, dedup_expiry);
+        put_dedup(txn, *index, from, cid, appended->answer, dedup_expiry);
         if (device_record) put_device(txn, from, device, *device_record);
       },
       [self, rp, members, appended, from](bool ok) mutable {

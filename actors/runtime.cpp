@@ -66,8 +66,10 @@ struct Runtime::Impl {
 };
 
 Runtime::Runtime(const ServerOptions& options, Store& store, Accounts& accounts)
-    : impl_(std::make_unique<Impl>(options)) {
-  context_.reset(new Context{options, store, accounts, impl_->directory, counters_, impl_->system});
+    : impl_(std::make_unique<Impl>(options)),
+      dedup_index_(static_cast<size_t>(std::max<int64_t>(0, options.dedup_index_max_cids))) {
+  context_.reset(
+      new Context{options, store, accounts, impl_->directory, counters_, impl_->system, dedup_index_});
   impl_->directory.bind(context_.get());
   // LevelDB write latency for /metrics; removed before the counters go away.
   store.set_write_observer([counters = &counters_](std::chrono::microseconds elapsed) {

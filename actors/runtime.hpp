@@ -82,6 +82,7 @@ class Runtime {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   Counters counters_;
+  DedupIndex dedup_index_;
   std::unique_ptr<Context> context_;
 };
 

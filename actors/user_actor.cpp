@@ -86,6 +86,9 @@ caf::behavior user_actor(UserSelf* self, Context* ctx, UserId user) {
   // The directory registered this actor before spawning it returned, so every append after
   // this read notifies us; every append before it is covered by the head we read.
   st.head = inbox_head(ctx->store, user);
+  // Indexes the user's stored cids on the commit thread, between writes (store/dedup_index.hpp);
+  // until then every send reads the store.
+  ctx->store.commit([](Txn&) {}, [ctx, user](bool) { ctx->dedup_index.load(ctx->store, user); });
   ctx->counters.actors_user++;
   schedule_passivation(self);
   return {
@@ -129,6 +132,8 @@ caf::behavior user_actor(UserSelf* self, Context* ctx, UserId user) {
       [=](idle_check_atom, uint64_t generation) {
         auto& st = self->state;
         if (generation != st.idle_generation || !st.devices.empty() || !st.in_flight.empty()) return;
+        // Before the directory lets a successor start, whose own load then comes after this.
+        st.ctx->dedup_index.forget(st.user);
         st.ctx->directory.remove_user(st.user, self->address());
         self->quit();
       },

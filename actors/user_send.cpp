@@ -49,7 +49,8 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   // The cache keeps answers no longer than the store does: ts is when the message was accepted.
   if (known != st.dedup.end() && known->second.ts + st.ctx->options.dedup_retention_s * 1000 > now)
     answer = known->second;
-  else answer = find_dedup(st.ctx->store, st.user, req.cid, now);
+  else if (st.ctx->dedup_index.may_be_stored(st.user, req.cid))  // false for nearly every new cid
+    answer = find_dedup(st.ctx->store, st.user, req.cid, now);
   if (answer) {
     st.ctx->counters.dedup_hits++;
     remember_answer(st, req.cid, *answer);
@@ -88,6 +89,7 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   auto& opts = st.ctx->options;
   auto max_events = static_cast<uint64_t>(opts.inbox_max_events);
   auto dedup_expiry = now + opts.dedup_retention_s * 1000;
+  auto* index = &st.ctx->dedup_index;
   // A send with a cseq moved the device's next_cseq: it goes into the same write, so that after a
   // crash the device resumes its numbering where the stored messages end. Without a cseq nothing
   // changed, and the write stays one key smaller.
@@ -109,7 +111,7 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
         outcome->peer_useq = append_inbox_msg(txn, peer, MsgRef{conv, seq, ts, {}}, members, max_events,
                                               &outcome->peer_text);
         outcome->answer = DedupRecord{conv.str(), seq, ts};
-        put_dedup(txn, user, cid, outcome->answer, dedup_expiry);
+        put_dedup(txn, *index, user, cid, outcome->answer, dedup_expiry);
         if (list_conv) {
           txn.put(keys::user_conv(user, conv), "");
           txn.put(keys::user_conv(peer, conv), "");

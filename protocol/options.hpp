@@ -27,6 +27,8 @@ struct ServerOptions {
   int64_t recall_window_ms = 120000;
   int64_t max_devices = 8;
   int64_t dedup_retention_s = 86400;
+  // Users with up to this many cids in the store have them indexed in memory (store/dedup_index.hpp).
+  int64_t dedup_index_max_cids = 10000;
   int64_t inbox_retention_days = 30;
   int64_t inbox_max_events = 10000;
   // How often the background sweeper deletes expired inbox events and dedup records (0: never;

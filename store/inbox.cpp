@@ -154,8 +154,9 @@ std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std
   return r;
 }
 
-void put_dedup(Txn& txn, UserId user, const std::string& cid, const DedupRecord& r,
+void put_dedup(Txn& txn, DedupIndex& index, UserId user, const std::string& cid, const DedupRecord& r,
                int64_t expires_ms) {
+  index.note_put(user, cid);
   // One per send, on the commit thread: built directly, in the member order json{...}.dump() uses.
   std::string value = "{\"conv\":" + json(r.conv).dump();
   value.append(",\"expires_ms\":").append(std::to_string(expires_ms));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "protocol/ids.hpp"
+#include "store/dedup_index.hpp"
 #include "store/store.hpp"
 
 namespace im {
@@ -59,7 +60,8 @@ void put_device(Txn& txn, UserId user, const std::string& device, const DeviceRe
 // The record of `cid` if present and younger than its retention.
 std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std::string& cid,
                                       int64_t now_ms);
-void put_dedup(Txn& txn, UserId user, const std::string& cid, const DedupRecord& record,
+// Writes `cid`'s record and tells `index` (see store/dedup_index.hpp) within the same build.
+void put_dedup(Txn& txn, DedupIndex& index, UserId user, const std::string& cid, const DedupRecord& record,
                int64_t expires_ms);
 
 // Appends an event to `user`'s inbox within `txn` and returns its useq. Keeps at most

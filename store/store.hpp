@@ -62,8 +62,10 @@ class Store {
   // Queues a write and returns at once. On the commit thread, later: runs `build` with exclusive
   // access to the counters, writes what it put atomically (together with the other writes queued
   // meanwhile: group commit), then calls done(ok), after the fsync that covers it when fsync is on.
-  // Writes are applied in the order commit was called. `build` must be quick, must not call the
-  // store, and must only touch state it owns. A read issued before done runs may not see the write.
+  // Writes are applied in the order commit was called, and each done runs on the commit thread
+  // before any later commit's build: a done sees every earlier write and none after it. `build`
+  // must be quick, must not call the store, and must only touch state it owns. A read issued
+  // before done runs may not see the write.
   virtual void commit(Build build, Done done) = 0;
 
   // commit() that blocks until the write is durable and returns whether it succeeded. Only for

@@ -95,9 +95,10 @@ TEST_CASE("the sweeper runs shortly after start: expired dedup records and old i
   const int64_t now = im::now_ms();
   {
     auto store = open_store(dir.path());
+    im::DedupIndex index(100);
     REQUIRE(store->commit_and_wait([&](im::Txn& txn) {
-      im::put_dedup(txn, 42, "expired", im::DedupRecord{"u:42:43", 1, now - kDayMs}, now - 1000);
-      im::put_dedup(txn, 42, "valid", im::DedupRecord{"u:42:43", 2, now}, now + kDayMs);
+      im::put_dedup(txn, index, 42, "expired", im::DedupRecord{"u:42:43", 1, now - kDayMs}, now - 1000);
+      im::put_dedup(txn, index, 42, "valid", im::DedupRecord{"u:42:43", 2, now}, now + kDayMs);
       auto old_msg = R"("conv":"u:42:43","seq":1,"from":43,"body":{"text":"old"},"ts":)" +
                      std::to_string(now - 31 * kDayMs);
       auto new_msg = R"("conv":"u:42:43","seq":2,"from":43,"body":{"text":"new"},"ts":)" + std::to_string(now);

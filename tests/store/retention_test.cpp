@@ -193,13 +193,14 @@ TEST_CASE("sweep_inbox is safe while appends go on: young events and the useq se
 }
 
 TEST_CASE("sweep_dedup deletes exactly the records find_dedup no longer returns") {
+  DedupIndex index(100);
   TempStore t;
   auto& store = *t.store;
-  REQUIRE(store.commit_and_wait([](Txn& txn) {
-    put_dedup(txn, 1, "a", DedupRecord{"u:1:2", 1, 1}, kNow - 1);
-    put_dedup(txn, 1, "b", DedupRecord{"u:1:2", 2, 1}, kNow);  // expires now: gone
-    put_dedup(txn, 1, "c", DedupRecord{"u:1:2", 3, 1}, kNow + 1);
-    put_dedup(txn, 2, "d", DedupRecord{"u:2:3", 1, 1}, 10);
+  REQUIRE(store.commit_and_wait([&](Txn& txn) {
+    put_dedup(txn, index, 1, "a", DedupRecord{"u:1:2", 1, 1}, kNow - 1);
+    put_dedup(txn, index, 1, "b", DedupRecord{"u:1:2", 2, 1}, kNow);  // expires now: gone
+    put_dedup(txn, index, 1, "c", DedupRecord{"u:1:2", 3, 1}, kNow + 1);
+    put_dedup(txn, index, 2, "d", DedupRecord{"u:2:3", 1, 1}, 10);
     txn.put(keys::dedup(3, "garbage"), "not json");
     txn.put(keys::dedup(3, "no-expiry"), R"({"conv":"u:1:3","seq":1})");
     txn.put(keys::dedup(3, "string-expiry"), R"({"expires_ms":"later"})");
@@ -222,12 +223,13 @@ TEST_CASE("sweep_dedup deletes exactly the records find_dedup no longer returns"
 }
 
 TEST_CASE("sweep_dedup over many records: paged scan, chunked commits, idempotent") {
+  DedupIndex index(0);
   TempStore t;
   auto& store = *t.store;
   // 9,000 records over 3 users (more than one scan page); every third one still valid.
-  REQUIRE(store.commit_and_wait([](Txn& txn) {
+  REQUIRE(store.commit_and_wait([&](Txn& txn) {
     for (int i = 0; i < 9000; ++i)
-      put_dedup(txn, 1 + i % 3, "cid" + std::to_string(i), DedupRecord{"u:1:2", 1, 1},
+      put_dedup(txn, index, 1 + i % 3, "cid" + std::to_string(i), DedupRecord{"u:1:2", 1, 1},
                 i % 3 == 0 ? kNow + 1000 : kNow - 1000);
   }));
   auto result = sweep_dedup(store, kNow);

@@ -129,7 +129,8 @@ TEST_CASE("scan in both directions") {
 
 TEST_CASE("dedup records expire") {
   TempStore t;
-  t.store->commit_and_wait([](Txn& txn) { put_dedup(txn, 1, "c1", DedupRecord{"u:1:2", 3, 100}, 5000); });
+  DedupIndex index(100);
+  t.store->commit_and_wait([&](Txn& txn) { put_dedup(txn, index, 1, "c1", DedupRecord{"u:1:2", 3, 100}, 5000); });
   auto found = find_dedup(*t.store, 1, "c1", 4999);
   REQUIRE(found);
   CHECK(found->seq == 3);

@@ -41,6 +41,8 @@ std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
       {"max-frame-bytes", &o.max_frame_bytes, "largest WebSocket message or raw TCP frame", 16},
       {"max-http-body-bytes", &o.max_http_body_bytes, "largest JSON request body", 16},
       {"dedup-retention-s", &o.dedup_retention_s, "how long a cid is remembered", 1},
+      {"dedup-index-max-cids", &o.dedup_index_max_cids,
+       "users with at most this many remembered cids skip the store read on new cids (0: nobody)", 0},
       {"inbox-retention-days", &o.inbox_retention_days, "inbox events older than this may be dropped", 1},
       {"inbox-max-events", &o.inbox_max_events, "events kept per inbox", 1},
       {"sweep-interval-s", &o.sweep_interval_s, "delete expired inbox events and dedup records this often (0: never)", 0},
