@@ -88,7 +88,12 @@ caf::behavior user_actor(UserSelf* self, Context* ctx, UserId user) {
   st.head = inbox_head(ctx->store, user);
   // Indexes the user's stored cids on the commit thread, between writes (store/dedup_index.hpp);
   // until then every send reads the store.
-  ctx->store.commit([](Txn&) {}, [ctx, user](bool) { ctx->dedup_index.load(ctx->store, user); });
+  // An actor passivated meanwhile has forgotten the user: loading for it would leave an entry
+  // that nobody forgets (still correct, but never freed).
+  ctx->store.commit([](Txn&) {}, [ctx, user, me = self->address()](bool) {
+    auto live = ctx->directory.find_user(user);
+    if (live && live.address() == me) ctx->dedup_index.load(ctx->store, user);
+  });
   ctx->counters.actors_user++;
   schedule_passivation(self);
   return {

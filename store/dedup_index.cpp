@@ -3,6 +3,8 @@
 #include <functional>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "store/keys.hpp"
 
 namespace im {
@@ -28,13 +30,14 @@ void DedupIndex::load(const Store& store, UserId user) {
   std::unordered_set<uint64_t> cids;
   bool too_many = false;
   auto prefix = keys::dedup_prefix(user);
-  store.scan(prefix, keys::prefix_end(prefix), false, [&](std::string_view key, std::string_view) {
+  bool read_all = store.scan(prefix, keys::prefix_end(prefix), false, [&](std::string_view key, std::string_view) {
     cids.insert(hash(key.substr(prefix.size())));
     too_many = cids.size() > max_cids_;
     return !too_many;
   });
+  if (!read_all) spdlog::error("user {}: reading the stored cids failed; every send reads the store", user);
   std::lock_guard<std::mutex> lock(mutex_);
-  if (too_many) loaded_.erase(user);
+  if (too_many || !read_all) loaded_.erase(user);  // a partial set would answer "no record" wrongly
   else loaded_[user] = std::move(cids);
 }
 

@@ -32,9 +32,11 @@ class DedupIndex {
   // entry covers it before the write can be read.
   void note_put(UserId user, std::string_view cid);
 
-  // Reads `user`'s stored cids into a fresh entry. Must run on the store's commit thread between
-  // writes, i.e. in a commit's done callback: every record of an earlier write is then readable,
-  // and every later one passes note_put after this returns.
+  // Reads `user`'s stored cids into a fresh entry (none if the read fails or finds too many). Must
+  // run in a commit's done callback, on the store's commit thread: every record of that write's
+  // group and of earlier ones is then readable, and the builds of later groups, which call
+  // note_put, run after this returns. A build of the same group that ran before it found the user
+  // not loaded, but its record is already written.
   void load(const Store& store, UserId user);
 
   // Drops `user`'s entry (its actor went away): its cids are "maybe" again.

@@ -67,7 +67,7 @@ class LevelStore final : public Store {
     return true;
   }
 
-  void scan(std::string_view from, std::string_view to, bool reverse,
+  bool scan(std::string_view from, std::string_view to, bool reverse,
             const std::function<bool(std::string_view, std::string_view)>& visit) const override {
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
     leveldb::Slice lo(from.data(), from.size()), hi(to.data(), to.size());
@@ -76,8 +76,8 @@ class LevelStore final : public Store {
     };
     if (!reverse) {
       for (it->Seek(lo); it->Valid() && in_range(it->key()); it->Next())
-        if (!visit(sv(it->key()), sv(it->value()))) return;
-      return;
+        if (!visit(sv(it->key()), sv(it->value()))) return true;
+      return it->status().ok();  // an iterator that hits a read error just stops being valid
     }
     if (to.empty()) it->SeekToLast();
     else {
@@ -86,7 +86,8 @@ class LevelStore final : public Store {
       else it->SeekToLast();
     }
     for (; it->Valid() && in_range(it->key()); it->Prev())
-      if (!visit(sv(it->key()), sv(it->value()))) return;
+      if (!visit(sv(it->key()), sv(it->value()))) return true;
+    return it->status().ok();
   }
 
   void commit(Build build, Done done) override {

@@ -55,17 +55,19 @@ class Store {
   virtual bool get(std::string_view key, std::string* value) const = 0;
 
   // Calls visit(key, value) for keys in [from, to) in ascending order (descending when
-  // `reverse`), until visit returns false. An empty `to` means no upper bound.
-  virtual void scan(std::string_view from, std::string_view to, bool reverse,
+  // `reverse`), until visit returns false. An empty `to` means no upper bound. Returns false if
+  // the scan stopped on a read error rather than at the end or where visit stopped it.
+  virtual bool scan(std::string_view from, std::string_view to, bool reverse,
                     const std::function<bool(std::string_view, std::string_view)>& visit) const = 0;
 
   // Queues a write and returns at once. On the commit thread, later: runs `build` with exclusive
   // access to the counters, writes what it put atomically (together with the other writes queued
   // meanwhile: group commit), then calls done(ok), after the fsync that covers it when fsync is on.
-  // Writes are applied in the order commit was called, and each done runs on the commit thread
-  // before any later commit's build: a done sees every earlier write and none after it. `build`
-  // must be quick, must not call the store, and must only touch state it owns. A read issued
-  // before done runs may not see the write.
+  // Writes are applied in the order commit was called. Every build of a group commit runs, then
+  // the group is written, then its dones run in order on the commit thread, before any build of a
+  // later group: a done sees its own write and every earlier one. `build` must be quick, must not
+  // call the store, and must only touch state it owns. A read issued before done runs may not see
+  // the write.
   virtual void commit(Build build, Done done) = 0;
 
   // commit() that blocks until the write is durable and returns whether it succeeded. Only for
