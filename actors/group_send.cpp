@@ -22,6 +22,7 @@ struct Appended {
   std::vector<uint64_t> useqs;
   std::vector<std::string> texts;
   DedupRecord answer;
+  bool resend = false;  // the cid was already stored: `answer` is the stored one, nothing written
 };
 
 void notify_members(Context& ctx, const std::vector<UserId>& members, Appended& appended) {
@@ -45,6 +46,14 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
     rp.deliver(group_error(Error::not_member, "you are not a member of this group"));
     return rp;
   }
+  // A resend of a cid whose write is in flight (its sender stopped waiting: group_timeout_ms) gets
+  // that write's answer. One whose write is done finds the record in its build, below.
+  auto send_key = std::make_pair(cmd.from, cmd.cid);
+  if (auto pending = st.sends_in_flight.find(send_key); pending != st.sends_in_flight.end()) {
+    pending->second.push_back(rp);
+    return rp;
+  }
+  st.sends_in_flight[send_key];
   // Removed members no longer receive: the write uses the members as of now, and membership
   // writes are handed to the store in the order this actor made them.
   auto members = std::make_shared<const std::vector<UserId>>(st.record.members);
@@ -65,6 +74,11 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
         appended->useqs.clear();
         appended->texts.clear();
         auto ts = now_ms();
+        if (auto stored = find_dedup(txn, from, cid, ts)) {
+          appended->answer = *stored;
+          appended->resend = true;
+          return;
+        }
         auto seq = txn.next(keys::counter_conv_seq(conv));
         txn.put(keys::message(conv, seq), stored_message_json(StoredMessage{from, body, ts, false}));
         // Serialized once; only the {"type":"msg","useq":N, prefix differs per member.
@@ -85,21 +99,28 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
         put_dedup(txn, *index, from, cid, appended->answer, dedup_expiry);
         if (device_record) put_device(txn, from, device, *device_record);
       },
-      [self, rp, members, appended, from](bool ok) mutable {
+      [self, rp, members, appended, from, send_key](bool ok) mutable {
         auto& st = self->state;
+        auto waiting = std::move(st.sends_in_flight[send_key]);
+        st.sends_in_flight.erase(send_key);
+        waiting.push_back(rp);
         if (!ok) {
           spdlog::error("group {}: store write failed for a message of user {}", st.gid, from);
           load_group_state(self);
-          rp.deliver(group_error(Error::internal, "could not store the message"));
+          for (auto& w : waiting) w.deliver(group_error(Error::internal, "could not store the message"));
+          return;
+        }
+        GroupReply reply;
+        reply.answer = appended->answer;
+        if (appended->resend) {
+          for (auto& w : waiting) w.deliver(reply);
           return;
         }
         st.head = std::max(st.head, appended->answer.seq);
         remember_sender(self, appended->answer.seq, from);
         st.ctx->counters.messages_accepted++;
         st.ctx->counters.inbox_appends += members->size();
-        GroupReply reply;
-        reply.answer = appended->answer;
-        rp.deliver(std::move(reply));
+        for (auto& w : waiting) w.deliver(reply);
         notify_members(*st.ctx, *members, *appended);
       });
   return rp;

@@ -31,6 +31,8 @@ struct GroupState {
   std::chrono::steady_clock::time_point last_flush{};
   bool flush_armed = false;
   std::set<uint64_t> recalling;  // recalls whose write is in flight
+  // Sends (from, cid) whose write is in flight, with the requests of resends waiting for its answer.
+  std::map<std::pair<UserId, std::string>, std::vector<caf::response_promise>> sends_in_flight;
   size_t writes_in_flight = 0;
   std::chrono::steady_clock::time_point last_active{};
 

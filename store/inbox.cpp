@@ -141,10 +141,9 @@ void put_device(Txn& txn, UserId user, const std::string& device, const DeviceRe
           "{\"cursor\":" + std::to_string(r.cursor) + ",\"next_cseq\":" + std::to_string(r.next_cseq) + "}");
 }
 
-std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std::string& cid,
-                                      int64_t now) {
-  std::string value;
-  if (!store.get(keys::dedup(user, cid), &value)) return std::nullopt;
+namespace {
+
+std::optional<DedupRecord> parse_dedup(const std::string& value, int64_t now) {
   auto j = json::parse(value, nullptr, false);
   if (j.is_discarded() || j.value("expires_ms", int64_t{0}) <= now) return std::nullopt;
   DedupRecord r;
@@ -152,6 +151,20 @@ std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std
   r.seq = j.value("seq", uint64_t{0});
   r.ts = j.value("ts", int64_t{0});
   return r;
+}
+
+}  // namespace
+
+std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std::string& cid, int64_t now) {
+  std::string value;
+  if (!store.get(keys::dedup(user, cid), &value)) return std::nullopt;
+  return parse_dedup(value, now);
+}
+
+std::optional<DedupRecord> find_dedup(Txn& txn, UserId user, const std::string& cid, int64_t now) {
+  std::string value;
+  if (!txn.get(keys::dedup(user, cid), &value)) return std::nullopt;
+  return parse_dedup(value, now);
 }
 
 void put_dedup(Txn& txn, DedupIndex& index, UserId user, const std::string& cid, const DedupRecord& r,

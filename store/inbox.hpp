@@ -60,6 +60,8 @@ void put_device(Txn& txn, UserId user, const std::string& device, const DeviceRe
 // The record of `cid` if present and younger than its retention.
 std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std::string& cid,
                                       int64_t now_ms);
+// The same, read inside a commit's build (what earlier writes stored).
+std::optional<DedupRecord> find_dedup(Txn& txn, UserId user, const std::string& cid, int64_t now_ms);
 // Writes `cid`'s record and tells `index` (see store/dedup_index.hpp) within the same build.
 void put_dedup(Txn& txn, DedupIndex& index, UserId user, const std::string& cid, const DedupRecord& record,
                int64_t expires_ms);

@@ -398,3 +398,54 @@ TEST_CASE("removal mid-stream: the removed member stops receiving, the others ge
   REQUIRE(carol_seqs.size() == removal_after_seq);
   for (size_t i = 0; i < carol_seqs.size(); ++i) CHECK(carol_seqs[i] == i + 1);
 }
+
+TEST_CASE("resends after the group did not answer in time store the message once") {
+  // A 1 ms group timeout, and writes that wait for fsync: the sender's actor gives up (error
+  // `unavailable`) while the group's write is still in flight, and the client resends the same cid,
+  // as the error tells it to. The group actor answers a resend of a write in flight with that
+  // write's answer, and one arriving after it with the stored record.
+  imtest::TestServer server([](im::ServerOptions& o) {
+    o.group_timeout_ms = 1;
+    o.fsync = true;
+    o.rate_sends_per_s = 0;  // the fillers below are a burst
+    o.rate_frames_per_s = 0;
+  });
+  auto alice = imtest::connect_member(server.endpoint, server.account("alice"));
+  auto bob = server.account("bob");
+  auto gid = imtest::create_group(server.endpoint, alice.account, {bob.user})["group"].get<uint64_t>();
+  const std::string cid = "retry-me";
+  auto answer_to_cid = [&](const json& f) {
+    return (f["type"] == "send_ack" || f["type"] == "error") && f.value("cid", "") == cid;
+  };
+
+  // Other sends first, so that the group actor is still busy when the 1 ms run out.
+  for (int i = 0; i < 300; ++i) alice.conn->send(group_message(gid, "filler " + std::to_string(i)));
+  int unavailable = 0;
+  std::vector<json> acks;
+  for (int i = 0; i < 5; ++i) alice.conn->send(group_message(gid, "once", cid));
+  for (int i = 0; i < 5; ++i) {
+    auto reply = alice.reader->next_matching(answer_to_cid);
+    if (reply["type"] == "send_ack") acks.push_back(reply);
+    else if (reply["code"] == "unavailable") ++unavailable;
+    else FAIL("unexpected reply " << reply.dump());
+    // At once, while the group may still be writing the first: each resend reaches the group.
+    if (reply["type"] == "error") alice.conn->send(group_message(gid, "once", cid));
+  }
+  // Once the write landed, a resend is answered from the store by the sender's own actor.
+  for (int attempt = 0; acks.empty() && attempt < 200; ++attempt) {
+    alice.conn->send(group_message(gid, "once", cid));
+    auto reply = alice.reader->next_matching(answer_to_cid);
+    if (reply["type"] == "send_ack") acks.push_back(reply);
+  }
+  REQUIRE_FALSE(acks.empty());
+  for (const auto& ack : acks) CHECK(ack == acks.front());
+  MESSAGE(unavailable << " of the first 5 sends timed out");
+
+  auto history = imtest::api(server.endpoint, "GET",
+                             "/api/conversations/" + imtest::group_conv(gid) + "/messages?limit=200", alice.account);
+  REQUIRE(history.status == 200);
+  std::vector<uint64_t> stored_once;
+  for (const auto& m : history.body["messages"])
+    if (m["body"] == json{{"text", "once"}}) stored_once.push_back(m["seq"].get<uint64_t>());
+  CHECK(stored_once == std::vector<uint64_t>{acks.front()["seq"].get<uint64_t>()});
+}
