@@ -1,6 +1,7 @@
 #include "store/conversations.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "store/keys.hpp"
 
@@ -25,18 +26,14 @@ std::string stored_message_json(const StoredMessage& m) {
 
 namespace {
 
-// Parses a decimal integer that makes up all of `text` (a leading '-' allowed when `sign`).
-template <class Int>
-std::optional<Int> whole_integer(std::string_view text, bool sign) {
-  bool negative = sign && !text.empty() && text[0] == '-';
+// The ts of stored_message_json: a canonical decimal, '-' for the (never written) negative ones.
+std::optional<int64_t> stored_ts(std::string_view text) {
+  bool negative = !text.empty() && text[0] == '-';
   if (negative) text.remove_prefix(1);
-  if (text.empty() || text.size() > 18) return std::nullopt;  // longer: the JSON parse decides
-  uint64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return negative ? -static_cast<Int>(v) : static_cast<Int>(v);
+  auto magnitude = parse_decimal_u64(text);
+  if (!magnitude || *magnitude > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+  auto v = static_cast<int64_t>(*magnitude);
+  return negative ? -v : v;
 }
 
 // The exact layout stored_message_json writes, without a JSON parse: read_inbox resolves one
@@ -49,7 +46,7 @@ std::optional<StoredMessage> parse_own_layout(std::string_view value) {
   auto body_at = value.find(kBody);
   if (body_at == std::string_view::npos) return std::nullopt;
   StoredMessage m;
-  auto from = whole_integer<UserId>(value.substr(0, body_at), false);
+  auto from = parse_decimal_u64(value.substr(0, body_at));
   if (!from) return std::nullopt;
   m.from = *from;
   value.remove_prefix(body_at + kBody.size());
@@ -62,7 +59,7 @@ std::optional<StoredMessage> parse_own_layout(std::string_view value) {
   }
   auto ts_at = value.rfind(kTs);  // ts follows the body: the last one is ours
   if (ts_at == std::string_view::npos) return std::nullopt;
-  auto ts = whole_integer<int64_t>(value.substr(ts_at + kTs.size()), true);
+  auto ts = stored_ts(value.substr(ts_at + kTs.size()));
   auto body = value.substr(0, ts_at);
   if (!ts || body.size() < 2 || body.front() != '{' || body.back() != '}') return std::nullopt;
   m.ts = *ts;
