@@ -71,7 +71,7 @@ class Lane : public std::enable_shared_from_this<Lane> {
   void connect() {
     client_ = std::make_shared<WsClient>(ioc_, shared_.write_mode);
     auto self = shared_from_this();
-    client_->set_frame_handler([self](const json& f) { self->on_frame(f); });
+    client_->set_frame_handler([self](const Frame& f) { self->on_frame(f); });
     client_->set_close_handler([self](int) { self->on_closed(); });
     json auth = {{"type", "auth"}, {"token", me_.token}, {"device", "churn"}, {"since", last_useq_}};
     auto began = now_us();
@@ -112,10 +112,10 @@ class Lane : public std::enable_shared_from_this<Lane> {
     });
   }
 
-  void on_frame(const json& frame) {
-    auto type = frame.value("type", std::string());
+  void on_frame(const Frame& frame) {
+    const auto& type = frame.type;
     if (type == "send_ack") {
-      auto cid = frame.value("cid", std::string());
+      const auto& cid = frame.cid;
       auto mine = shared_.prefix + "c" + std::to_string(index_) + "-" + std::to_string(cycle_) + "-";
       if (cid.rfind(mine, 0) != 0) {
         ++unexpected;  // an ack of an earlier connection's send arriving now would be a duplicate
@@ -127,19 +127,19 @@ class Lane : public std::enable_shared_from_this<Lane> {
       return;
     }
     if (type == "error") {
-      ++errors[frame.value("code", std::string("?"))];
+      ++errors[frame.code.empty() ? std::string("?") : frame.code];
       return;
     }
     if (type != "msg") return;
-    auto useq = frame.value("useq", uint64_t(0));
+    auto useq = frame.useq;
     if (useq <= last_useq_) {
       ++filtered;
       return;
     }
     last_useq_ = useq;
     client_->ack(useq);
-    auto& body = frame["body"];
-    auto key = (body.value("l", uint64_t(0)) << 40) | (body.value("c", uint64_t(0)) << 8) | body.value("i", uint64_t(0));
+    auto field = [&](const char* name) { return static_cast<uint64_t>(frame.body_int(name, 0)); };
+    auto key = (field("l") << 40) | (field("c") << 8) | field("i");
     if (!got.insert(key).second) ++duplicates;
     if (draining_) check_drained();
   }

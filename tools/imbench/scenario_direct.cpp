@@ -26,20 +26,18 @@ struct PairMember {
   int64_t duplicates = 0, filtered = 0, unexpected = 0;
   Samples latency;
 
-  void on_frame(const json& frame, WsClient& client, Progress& progress) {
-    auto type = frame.value("type", std::string());
-    if (sender->on_frame(type, frame, client)) return;
-    if (type != "msg") return;
-    auto useq = frame.value("useq", uint64_t(0));
+  void on_frame(const Frame& frame, WsClient& client, Progress& progress) {
+    if (sender->on_frame(frame, client)) return;
+    if (frame.type != "msg") return;
+    auto useq = frame.useq;
     if (useq <= last_useq) {
       ++filtered;  // a retransmission we already processed
       return;
     }
     last_useq = useq;
     client.ack(useq);
-    auto from = frame.value("from", uint64_t(0));
-    auto& body = frame["body"];
-    auto i = body.value("i", int64_t(-1));
+    auto from = frame.from;
+    auto i = frame.body_int("i", -1);
     if (i < 0 || i >= static_cast<int64_t>(from_peer.size()) || (from != peer && from != user)) {
       ++unexpected;
       return;
@@ -49,7 +47,7 @@ struct PairMember {
       ++duplicates;
       return;
     }
-    if (from == peer) latency.add(now_us() - body.value("t", int64_t(0)));
+    if (from == peer) latency.add(now_us() - frame.body_int("t", 0));
     progress.done_one();
   }
 };
@@ -83,7 +81,7 @@ ScenarioResult run_direct(const RunContext& ctx) {
   Fleet fleet(pool, ctx.target, 0, write_mode(o));
   fleet.connect(frames, static_cast<size_t>(o.connect_concurrency), o.timeout_ms, o.heartbeat_ms, o.duration_s,
                 [&](size_t i, WsClient& client) {
-                  client.set_frame_handler([&members, &progress, i, c = &client](const json& f) {
+                  client.set_frame_handler([&members, &progress, i, c = &client](const Frame& f) {
                     members[i].on_frame(f, *c, progress);
                   });
                 });

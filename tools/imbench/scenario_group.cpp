@@ -53,13 +53,13 @@ struct Shared {
   Spread* spread = nullptr;
 };
 
-void on_member_frame(Member& m, const Shared& sh, const json& frame, WsClient& client) {
-  auto type = frame.value("type", std::string());
-  if (m.sender && m.sender->on_frame(type, frame, client)) return;
+void on_member_frame(Member& m, const Shared& sh, const Frame& frame, WsClient& client) {
+  const auto& type = frame.type;
+  if (m.sender && m.sender->on_frame(frame, client)) return;
   if (type != "msg" && type != "group" && type != "notice" && type != "friend" && type != "read" &&
       type != "recalled")
     return;  // read_count, typing, presence: not inbox events
-  auto useq = frame.value("useq", uint64_t(0));
+  auto useq = frame.useq;
   if (useq <= m.last_useq) {
     ++m.filtered;
     return;
@@ -67,9 +67,9 @@ void on_member_frame(Member& m, const Shared& sh, const json& frame, WsClient& c
   m.last_useq = useq;
   client.ack(useq);
   if (type != "msg") return;
-  auto slot = sh.sender_slot.find(frame.value("from", uint64_t(0)));
-  auto i = frame["body"].value("i", int64_t(-1));
-  if (frame.value("conv", std::string()) != sh.conv || slot == sh.sender_slot.end() || i < 0 || i >= sh.messages) {
+  auto slot = sh.sender_slot.find(frame.from);
+  auto i = frame.body_int("i", -1);
+  if (frame.conv != sh.conv || slot == sh.sender_slot.end() || i < 0 || i >= sh.messages) {
     ++m.unexpected;
     return;
   }
@@ -78,7 +78,7 @@ void on_member_frame(Member& m, const Shared& sh, const json& frame, WsClient& c
     ++m.duplicates;
     return;
   }
-  sh.spread->record(k, now_us(), frame["body"].value("t", int64_t(0)));
+  sh.spread->record(k, now_us(), frame.body_int("t", 0));
   sh.progress->done_one();
 }
 
@@ -118,7 +118,7 @@ ScenarioResult run_group(const RunContext& ctx) {
   Fleet fleet(pool, ctx.target, 0, write_mode(o));
   fleet.connect(frames, static_cast<size_t>(o.connect_concurrency), o.timeout_ms, o.heartbeat_ms, o.duration_s,
                 [&](size_t i, WsClient& client) {
-                  client.set_frame_handler([&members, &shared, i, c = &client](const json& f) {
+                  client.set_frame_handler([&members, &shared, i, c = &client](const Frame& f) {
                     on_member_frame(members[i], shared, f, *c);
                   });
                 });

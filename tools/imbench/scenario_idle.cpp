@@ -38,7 +38,7 @@ json idle_worker(const RunContext& ctx, const std::vector<BenchAccount>& account
   fleet.connect(frames, static_cast<size_t>(o.connect_concurrency), o.timeout_ms, o.heartbeat_ms, o.duration_s,
                 [](size_t, WsClient& client) {
                   // Idle connections get no inbox events; anything else is just dropped.
-                  client.set_frame_handler([](const json&) {});
+                  client.set_frame_handler([](const Frame&) {});
                 });
   json r = {{"authenticated", fleet.authenticated()}, {"failed", fleet.failed()}, {"connect_s", fleet.connect_seconds()},
             {"first_error", fleet.first_error()}};

@@ -55,11 +55,12 @@ int64_t Sender::index_of(const std::string& cid) const {
   return i;
 }
 
-bool Sender::on_frame(const std::string& type, const nlohmann::json& frame, WsClient& client) {
+bool Sender::on_frame(const Frame& frame, WsClient& client) {
+  const auto& type = frame.type;
   if (type != "send_ack" && type != "error") return false;
-  auto i = index_of(frame.value("cid", std::string()));
+  auto i = index_of(frame.cid);
   if (type == "error") {
-    ++errors_[frame.value("code", std::string("?"))];
+    ++errors_[frame.code.empty() ? std::string("?") : frame.code];
     return i >= 0;
   }
   if (i < 0) return false;

@@ -37,7 +37,7 @@ class Sender {
   // Starts sending on `client` (call on its thread).
   void start(WsClient& client);
   // Feeds a send_ack or an error frame that has a cid; returns true if it was one of ours.
-  bool on_frame(const std::string& type, const nlohmann::json& frame, WsClient& client);
+  bool on_frame(const Frame& frame, WsClient& client);
 
   int64_t acked() const { return acked_count_; }
   int64_t sent() const { return sent_; }

@@ -193,6 +193,23 @@ bool WsClient::consume(std::string_view input) {
 }
 
 void WsClient::on_message(std::string_view payload) {
+  if (state_ == State::ready) {
+    if (!scan_frame(payload, frame_)) return;
+    if (frame_.type == "pong") {
+      ++pongs_;
+      return;
+    }
+    if (on_frame_) {
+      // The handler may end the connection; end() then leaves on_frame_ to be dropped here,
+      // not while it runs.
+      in_frame_handler_ = true;
+      on_frame_(frame_);
+      in_frame_handler_ = false;
+      if (state_ == State::ended) on_frame_ = nullptr;
+    }
+    return;
+  }
+  // Until auth_ok: a few frames per connection, and auth_ok is handed on whole.
   auto frame = json::parse(payload.begin(), payload.end(), nullptr, false);
   if (frame.is_object()) handle(frame);
 }
@@ -215,20 +232,6 @@ void WsClient::handle(const json& frame) {
         if (handler) handler(true, "", frame);
       } else if (type == "error") {
         fail_auth("auth refused: " + frame.value("code", std::string("?")));
-      }
-      return;
-    case State::ready:
-      if (type == "pong") {
-        ++pongs_;
-        return;
-      }
-      if (on_frame_) {
-        // The handler may end the connection; end() then leaves on_frame_ to be dropped here,
-        // not while it runs.
-        in_frame_handler_ = true;
-        on_frame_(frame);
-        in_frame_handler_ = false;
-        if (state_ == State::ended) on_frame_ = nullptr;
       }
       return;
     default:

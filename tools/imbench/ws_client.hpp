@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "frame_scan.hpp"
 #include "protocol/ws_framer.hpp"
 #include "target.hpp"
 
@@ -32,8 +33,9 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
  public:
   // ok: auth_ok arrived (its frame is passed). Otherwise `error` says what failed.
   using AuthHandler = std::function<void(bool ok, const std::string& error, const nlohmann::json& auth_ok)>;
-  // Every frame after auth_ok except pong (counted in pongs()).
-  using FrameHandler = std::function<void(const nlohmann::json& frame)>;
+  // Every frame after auth_ok except pong (counted in pongs()), as scan_frame reads it; frames
+  // that are not a JSON object are dropped.
+  using FrameHandler = std::function<void(const Frame& frame)>;
   // Once, when the connection ended after a successful auth: the close code (-1: no close frame).
   using CloseHandler = std::function<void(int code)>;
 
@@ -111,6 +113,7 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
   bool close_sent_ = false;
   int peer_close_code_ = -1;  // the code of the server's close frame, once it came
   uint64_t pongs_ = 0;
+  Frame frame_;  // reused for every frame: its strings keep their buffers
 };
 
 }  // namespace imbench
