@@ -40,7 +40,7 @@ std::string user_snapshot(UserActorSelf* self) {
            {"online", !st.devices.empty()},
            {"useq", st.head},
            {"devices", std::move(devices)},
-           {"dedup_entries", st.dedup.size()},
+           {"dedup_entries", st.ctx->dedup_index.cids(st.user)},
            {"in_flight", st.in_flight.size()},
            {"mailbox", self->mailbox().size()},
            {"live", true}};

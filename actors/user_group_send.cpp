@@ -14,8 +14,6 @@ namespace im {
 
 namespace {
 
-constexpr size_t kDedupCacheSize = 4096;  // as user_send.cpp: the store keeps them all
-
 void finish(UserSelf* self, const std::string& cid, const GroupReply& reply, Clock::time_point started) {
   auto& st = self->state;
   auto waiters = std::move(st.in_flight[cid]);
@@ -25,8 +23,6 @@ void finish(UserSelf* self, const std::string& cid, const GroupReply& reply, Clo
       send_to_device(self, w.device, frames::error(*reply.error, reply.message, w.rid, cid));
     return;
   }
-  if (st.dedup.size() >= kDedupCacheSize) st.dedup.clear();
-  st.dedup[cid] = reply.answer;
   for (auto& w : waiters) {
     const auto& a = reply.answer;
     send_text_to_device(self, w.device, frames::send_ack(cid, a.conv, a.seq, a.ts, w.rid));

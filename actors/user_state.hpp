@@ -65,7 +65,6 @@ struct UserState {
   uint64_t head = 0;  // newest durable useq
   std::deque<std::pair<uint64_t, SharedText>> recent;  // contiguous tail of the inbox
   std::map<std::string, DeviceState> devices;          // connected devices only
-  std::unordered_map<std::string, DedupRecord> dedup;  // recently answered cids
   // Peers whose direct conversation is known to be in both users' lists (keys::user_conv): a send
   // to them writes no list entry. Forgotten on passivation, so the first send after it writes again.
   std::unordered_set<UserId> listed_peers;

@@ -1,5 +1,7 @@
 #include "net/server.hpp"
 
+#include <pthread.h>
+
 #include <thread>
 #include <vector>
 
@@ -121,7 +123,10 @@ uint16_t Server::start() {
   }
   impl_->listener->run();
   for (int i = 0; i < std::max(1, options.io_threads); ++i)
-    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+    impl_->threads.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "im.io");
+      impl_->ioc.run();
+    });
   return impl_->listener->port();
 }
 

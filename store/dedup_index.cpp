@@ -51,4 +51,10 @@ size_t DedupIndex::users_loaded() const {
   return loaded_.size();
 }
 
+size_t DedupIndex::cids(UserId user) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = loaded_.find(user);
+  return it == loaded_.end() ? 0 : it->second.size();
+}
+
 }  // namespace im

@@ -43,6 +43,8 @@ class DedupIndex {
   void forget(UserId user);
 
   size_t users_loaded() const;
+  // How many cids `user`'s entry holds (0 when not loaded): the admin view's dedup_entries.
+  size_t cids(UserId user) const;
 
  private:
   static uint64_t hash(std::string_view cid);

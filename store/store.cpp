@@ -1,5 +1,7 @@
 #include "store/store.hpp"
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -10,6 +12,7 @@
 
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
+#include <leveldb/env.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 
@@ -55,7 +58,10 @@ class LevelStore final : public Store {
   LevelStore(std::unique_ptr<leveldb::DB> db, std::unique_ptr<const leveldb::FilterPolicy> filter,
              std::unique_ptr<leveldb::Cache> cache, bool fsync)
       : filter_(std::move(filter)), cache_(std::move(cache)), db_(std::move(db)), fsync_(fsync) {
-    committer_ = std::thread([this] { run_committer(); });
+    committer_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "im.commit");  // as top -H and imbench show it
+      run_committer();
+    });
   }
   ~LevelStore() override { flush(); }
 
@@ -288,6 +294,14 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string* err
   std::unique_ptr<leveldb::Cache> cache(leveldb::NewLRUCache(32 << 20));
   db_options.filter_policy = filter.get();
   db_options.block_cache = cache.get();
+  // LevelDB's default Env runs every compaction on one background thread, which the first
+  // Schedule starts. Starting it here with a task that names it keeps compactions apart from
+  // commits in per-thread CPU figures; otherwise it would inherit the name of whichever thread
+  // first wrote enough to need one.
+  static std::once_flag named;
+  std::call_once(named, [] {
+    leveldb::Env::Default()->Schedule([](void*) { pthread_setname_np(pthread_self(), "im.leveldb"); }, nullptr);
+  });
   leveldb::DB* raw = nullptr;
   auto s = leveldb::DB::Open(db_options, options.path, &raw);
   if (!s.ok()) {

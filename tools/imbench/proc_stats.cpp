@@ -84,6 +84,31 @@ double cpu_seconds(pid_t pid) {
   return (std::strtod(utime.c_str(), nullptr) + std::strtod(stime.c_str(), nullptr)) / ticks;
 }
 
+std::map<std::string, double> thread_cpu_seconds(pid_t pid) {
+  std::map<std::string, double> by_name;
+  auto task_dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = opendir(task_dir.c_str());
+  if (!dir) return by_name;
+  double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  while (auto* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    auto text = read_all(task_dir + "/" + entry->d_name + "/stat");
+    auto open = text.find('('), close = text.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open) continue;
+    std::istringstream rest(text.substr(close + 2));
+    std::string field, utime, stime;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = field;
+      if (i == 15) stime = field;
+    }
+    if (stime.empty()) continue;
+    by_name[text.substr(open + 1, close - open - 1)] +=
+        (std::strtod(utime.c_str(), nullptr) + std::strtod(stime.c_str(), nullptr)) / ticks;
+  }
+  closedir(dir);
+  return by_name;
+}
+
 double own_cpu_seconds() {
   auto seconds = [](const rusage& u) {
     return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;

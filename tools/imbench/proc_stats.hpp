@@ -5,6 +5,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
+#include <string>
 
 namespace imbench {
 
@@ -12,6 +14,10 @@ namespace imbench {
 int64_t resident_kib(pid_t pid);
 // utime + stime of `pid` in seconds (from /proc/<pid>/stat); -1 if it cannot be read.
 double cpu_seconds(pid_t pid);
+// CPU seconds of `pid`'s threads, summed by thread name (/proc/<pid>/task/*/stat): imserver names
+// its own (im.io, im.commit, im.leveldb, im.sweeper; CAF's are caf.*). Threads that already
+// ended are missing. Empty if nothing can be read.
+std::map<std::string, double> thread_cpu_seconds(pid_t pid);
 // This process's CPU seconds (user + system), plus those of its waited-for children.
 double own_cpu_seconds();
 // The process that has a socket listening on 127.0.0.x:`port`, found through /proc/net/tcp and

@@ -1,8 +1,11 @@
 #include "scenario.hpp"
 
+#include <algorithm>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "client/http.hpp"
 #include "proc_stats.hpp"
@@ -40,11 +43,30 @@ bool wait_server_authenticated(const Target& target, double n, double limit_s) {
   return false;
 }
 
+std::string describe_cpu(const nlohmann::json& phase) {
+  auto number = [&](const char* key) {
+    auto it = phase.find(key);
+    return it != phase.end() && it->is_number() ? it->get<double>() : -1.0;
+  };
+  std::vector<std::pair<double, std::string>> threads;
+  if (auto all = phase.find("server_threads_cpu_s"); all != phase.end() && all->is_object())
+    for (const auto& [name, seconds] : all->items())
+      if (seconds.is_number() && seconds.get<double>() >= 0.005) threads.emplace_back(seconds.get<double>(), name);
+  std::sort(threads.rbegin(), threads.rend());
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(2) << "CPU: server " << number("server_cpu_s") << " s";
+  for (size_t i = 0; i < threads.size(); ++i)
+    s << (i == 0 ? " (" : ", ") << threads[i].second << " " << threads[i].first << (i + 1 == threads.size() ? ")" : "");
+  s << ", imbench " << number("bench_cpu_s") << " s";
+  return s.str();
+}
+
 PhaseMeter::PhaseMeter(const RunContext& ctx) : ctx_(ctx) {}
 
 void PhaseMeter::start() {
   metrics_ = fetch_metrics(ctx_.target);
   server_cpu_ = ctx_.server_pid > 0 ? cpu_seconds(ctx_.server_pid) : -1;
+  if (ctx_.server_pid > 0) server_threads_ = thread_cpu_seconds(ctx_.server_pid);
   own_cpu_ = own_cpu_seconds();
   started_ = Clock::now();
 }
@@ -56,6 +78,14 @@ nlohmann::json PhaseMeter::stop() {
   out["wall_s"] = elapsed_s();
   double server_now = ctx_.server_pid > 0 ? cpu_seconds(ctx_.server_pid) : -1;
   out["server_cpu_s"] = server_cpu_ >= 0 && server_now >= 0 ? nlohmann::json(server_now - server_cpu_) : nlohmann::json();
+  // Where the server's CPU went: which of its threads is the bottleneck (docs/BENCHMARKS.md).
+  nlohmann::json threads = nlohmann::json::object();
+  if (ctx_.server_pid > 0)
+    for (const auto& [name, seconds] : thread_cpu_seconds(ctx_.server_pid)) {
+      auto before = server_threads_.find(name);
+      threads[name] = seconds - (before == server_threads_.end() ? 0.0 : before->second);
+    }
+  out["server_threads_cpu_s"] = threads;
   out["bench_cpu_s"] = own_cpu_seconds() - own_cpu_;
   auto after = fetch_metrics(ctx_.target);
   nlohmann::json counters = nlohmann::json::object();

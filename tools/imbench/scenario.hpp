@@ -43,7 +43,8 @@ class PhaseMeter {
  public:
   PhaseMeter(const RunContext& ctx);
   void start();
-  // {"wall_s","server_cpu_s","bench_cpu_s","server_counters":{retransmits, ack_timeouts, ...}}
+  // {"wall_s","server_cpu_s","server_threads_cpu_s":{thread name: s},"bench_cpu_s",
+  //  "server_counters":{retransmits, ack_timeouts, ...}}
   nlohmann::json stop();
   double elapsed_s() const;
 
@@ -51,8 +52,13 @@ class PhaseMeter {
   const RunContext& ctx_;
   Clock::time_point started_;
   double server_cpu_ = -1, own_cpu_ = 0;
+  std::map<std::string, double> server_threads_;
   std::map<std::string, double> metrics_;
 };
+
+// "CPU: server S s (thread T s, ...), imbench B s" from PhaseMeter::stop()'s figures, the
+// server's threads busiest first.
+std::string describe_cpu(const nlohmann::json& phase);
 
 // The server's /metrics as name -> value (labelled series keep their labels in the name).
 // Empty when it cannot be fetched.

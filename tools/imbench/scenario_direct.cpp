@@ -137,6 +137,7 @@ ScenarioResult run_direct(const RunContext& ctx) {
   d["errors"] = errors;
   d["closed_early"] = fleet.closed_early();
   d["server_cpu_s"] = phase["server_cpu_s"];
+  d["server_threads_cpu_s"] = phase["server_threads_cpu_s"];
   d["bench_cpu_s"] = phase["bench_cpu_s"];
   d["server_counters"] = phase["server_counters"];
   d["loadavg_1m"] = phase["loadavg_1m"];
@@ -153,7 +154,7 @@ ScenarioResult run_direct(const RunContext& ctx) {
     << "  send->send_ack " << describe_latency(d["ack_latency_ms"]) << "\n"
     << "  lost " << lost << ", unacked " << unacked << ", echo missing " << echo_missing << ", duplicates " << duplicates
     << ", unexpected " << unexpected << ", closed early " << fleet.closed_early() << ", errors " << json(errors).dump()
-    << "\n  CPU: server " << phase["server_cpu_s"].dump() << " s, imbench " << phase["bench_cpu_s"].dump() << " s\n"
+    << "\n  " << describe_cpu(phase) << "\n"
     << "  " << (result.ok ? "OK" : "FAILED");
   result.summary = s.str();
   return result;

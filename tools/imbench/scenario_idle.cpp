@@ -188,7 +188,8 @@ ScenarioResult run_idle(const RunContext& ctx) {
        {"server_rss_after_kib", rss_after}, {"server_rss_after_hold_kib", rss_held},
        {"server_bytes_per_connection", per_conn}, {"server_saw_all", server_saw_all}, {"hold_s", o.hold_s},
        {"pongs", pongs}, {"closed_early", closed_early}, {"unclosed", unclosed},
-       {"server_cpu_s", phase["server_cpu_s"]}, {"bench_cpu_s", phase["bench_cpu_s"]},
+       {"server_cpu_s", phase["server_cpu_s"]}, {"server_threads_cpu_s", phase["server_threads_cpu_s"]},
+       {"bench_cpu_s", phase["bench_cpu_s"]},
        {"loadavg_1m", phase["loadavg_1m"]}};
   if (!first_error.empty()) d["first_error"] = first_error;
   result.ok = failed == 0 && authenticated == count && closed_early == 0 && server_saw_all;
@@ -203,7 +204,7 @@ ScenarioResult run_idle(const RunContext& ctx) {
     << thousands(static_cast<double>(rss_held)) << " KiB after holding " << o.hold_s << " s\n"
     << "  " << thousands(per_conn) << " bytes per connection\n"
     << "  pongs " << pongs << ", closed early " << closed_early << ", unclosed at the end " << unclosed
-    << "\n  CPU: server " << phase["server_cpu_s"].dump() << " s, imbench " << phase["bench_cpu_s"].dump() << " s\n  "
+    << "\n  " << describe_cpu(phase) << "\n  "
     << (result.ok ? "OK" : "FAILED");
   result.summary = s.str();
   return result;

@@ -1,5 +1,7 @@
 #include "sweeper.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -39,7 +41,10 @@ Sweeper::~Sweeper() { stop(); }
 
 void Sweeper::start() {
   if (options_.sweep_interval_s <= 0 || thread_.joinable()) return;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "im.sweeper");
+    run();
+  });
 }
 
 void Sweeper::stop() {
