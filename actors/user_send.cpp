@@ -42,7 +42,8 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   // took the cid out of in_flight.
   auto now = now_ms();
   std::optional<DedupRecord> answer;
-  if (st.ctx->dedup_index.may_be_stored(st.user, req.cid)) answer = find_dedup(st.ctx->store, st.user, req.cid, now);
+  if (st.ctx->dedup_index.may_be_stored(st.user, req.cid))
+    answer = find_dedup(st.ctx->store, st.user, req.cid, now);
   if (answer) {
     st.ctx->counters.dedup_hits++;
     reply_ack(self, waiter, req.cid, *answer);

@@ -178,6 +178,7 @@ void put_dedup(Txn& txn, DedupIndex& index, UserId user, const std::string& cid,
   txn.put(keys::dedup(user, cid), value);
 }
 
+// The inbox head is an implied counter (keys.hpp): the inbox key put here records it.
 uint64_t append_inbox(Txn& txn, UserId user, const char* type, const std::string& members,
                       uint64_t max_events, std::string* text_out) {
   uint64_t useq = txn.next(keys::counter_inbox_head(user));

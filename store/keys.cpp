@@ -103,6 +103,26 @@ std::string user_group(UserId u, GroupId g) {
 std::string user_group_prefix(UserId u) { return with_user(kUserGroup, u); }
 std::string file(std::string_view id) { return with_prefix(kFile).append(id); }
 
+namespace {
+constexpr size_t kInboxHeadCounterSize = 2 + 8;  // kCounter kInboxHead uid
+constexpr size_t kInboxKeySize = 1 + 8 + 8;       // kInbox uid useq
+}  // namespace
+
+bool is_implied_counter(std::string_view counter_key) {
+  return counter_key.size() == kInboxHeadCounterSize && counter_key[0] == kCounter && counter_key[1] == kInboxHead;
+}
+
+std::string implying_prefix(std::string_view counter_key) {
+  if (!is_implied_counter(counter_key)) return {};
+  return inbox_prefix(get_u64(counter_key.substr(2)));
+}
+
+std::string implied_counter(std::string_view key, uint64_t* value) {
+  if (key.size() != kInboxKeySize || key[0] != kInbox) return {};
+  *value = get_u64(key.substr(9));
+  return counter_inbox_head(get_u64(key.substr(1)));
+}
+
 std::string prefix_end(std::string prefix) {
   while (!prefix.empty()) {
     auto& last = reinterpret_cast<unsigned char&>(prefix.back());

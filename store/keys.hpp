@@ -39,7 +39,7 @@ enum Prefix : char {
 enum CounterKind : char {
   kNextUserId = 'U',
   kNextGroupId = 'G',
-  kInboxHead = 'I',  // followed by uid
+  kInboxHead = 'I',  // followed by uid; implied by the inbox keys (below)
   kConvSeq = 'S',    // followed by the conversation
 };
 
@@ -80,5 +80,19 @@ std::string file(std::string_view id);
 
 // The smallest key greater than every key starting with `prefix`.
 std::string prefix_end(std::string prefix);
+
+// Implied counters. A user's inbox head is not written with every event: each value it hands out is
+// the last 8 bytes of the inbox key put in the same write, so the head is the larger of the stored
+// counter and the user's newest inbox key. The store (store.cpp) writes the counter key only when a
+// write deletes the inbox key that carries the head (retention), and reads it back that way.
+// Data directories from before this keep a counter key at the head, which the rule reads the same.
+
+// True for a counter key whose value is implied (kInboxHead).
+bool is_implied_counter(std::string_view counter_key);
+// For an implied counter, the prefix of the keys that carry its values (the user's inbox prefix).
+std::string implying_prefix(std::string_view counter_key);
+// For a key that carries an implied counter's value (an inbox key): that counter's key; empty
+// otherwise. *value is set to the value the key carries.
+std::string implied_counter(std::string_view key, uint64_t* value);
 
 }  // namespace im::keys

@@ -2,12 +2,14 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <leveldb/cache.h>
@@ -30,25 +32,44 @@ std::string encode_u64(uint64_t v) {
 
 // Counter values that a group of writes has handed out but not yet made durable.
 using CounterOverlay = std::unordered_map<std::string, uint64_t>;
+// Implied counters (keys.hpp) that a group of writes must write after all: it deletes the key that
+// carries one's value.
+using CountersToRecord = std::unordered_set<std::string>;
 
 class LevelStore;
 
 class BatchTxn final : public Txn {
  public:
-  BatchTxn(LevelStore& store, CounterOverlay& pending, leveldb::WriteBatch& batch, leveldb::WriteBatch& front)
-      : store_(store), pending_(pending), batch_(batch), front_(front) {}
+  BatchTxn(LevelStore& store, CounterOverlay& pending, CountersToRecord& record, leveldb::WriteBatch& batch,
+           leveldb::WriteBatch& front)
+      : store_(store), pending_(pending), record_(record), batch_(batch), front_(front) {}
   uint64_t next(const std::string& key) override;
   uint64_t peek(const std::string& key) override;
   void put(std::string_view k, std::string_view v) override {
     batch_.Put(leveldb::Slice(k.data(), k.size()), leveldb::Slice(v.data(), v.size()));
   }
-  void del(std::string_view k) override { batch_.Delete(leveldb::Slice(k.data(), k.size())); }
-  void del_first(std::string_view k) override { front_.Delete(leveldb::Slice(k.data(), k.size())); }
+  void del(std::string_view k) override {
+    keep_implied_counter(k);
+    batch_.Delete(leveldb::Slice(k.data(), k.size()));
+  }
+  void del_first(std::string_view k) override {
+    keep_implied_counter(k);
+    front_.Delete(leveldb::Slice(k.data(), k.size()));
+  }
   bool get(std::string_view key, std::string* value) override;
 
  private:
+  // Deleting the key that carries an implied counter's current value would lose the value on
+  // restart: the counter is written with this group then.
+  void keep_implied_counter(std::string_view k) {
+    uint64_t carried = 0;
+    auto counter = keys::implied_counter(k, &carried);
+    if (!counter.empty() && carried >= peek(counter)) record_.insert(std::move(counter));
+  }
+
   LevelStore& store_;
   CounterOverlay& pending_;
+  CountersToRecord& record_;
   leveldb::WriteBatch& batch_;
   leveldb::WriteBatch& front_;  // del_first: applied before batch_
 };
@@ -159,10 +180,24 @@ class LevelStore final : public Store {
 
   static std::string_view sv(const leveldb::Slice& s) { return {s.data(), s.size()}; }
 
+  // The stored counter, or for an implied one (keys.hpp) the larger of that and its newest key.
   uint64_t load_counter(const std::string& key) const {
     std::string value;
     auto s = db_->Get(leveldb::ReadOptions(), key, &value);
-    return s.ok() && value.size() == 8 ? keys::get_u64(value) : 0;
+    uint64_t stored = s.ok() && value.size() == 8 ? keys::get_u64(value) : 0;
+    if (!keys::is_implied_counter(key)) return stored;
+    return std::max(stored, newest_carried(keys::implying_prefix(key)));
+  }
+
+  // The value carried by the last key of the form `prefix` + 8 bytes; 0 if there is none.
+  uint64_t newest_carried(const std::string& prefix) const {
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    it->Seek(keys::prefix_end(prefix));
+    if (it->Valid()) it->Prev();
+    else it->SeekToLast();
+    for (; it->Valid() && it->key().starts_with(prefix); it->Prev())
+      if (it->key().size() == prefix.size() + 8) return keys::get_u64(sv(it->key()).substr(prefix.size()));
+    return 0;
   }
 
   // Under write_mutex_.
@@ -206,17 +241,23 @@ class LevelStore final : public Store {
     batch.Clear();
     leveldb::WriteBatch front;  // del_first deletes, rare (sweeps): applied before `batch`
     CounterOverlay pending;
+    CountersToRecord record;
     bool ok;
     {
       std::lock_guard<std::mutex> lock(write_mutex_);
       for (auto& p : work) {
-        BatchTxn txn(*this, pending, batch, front);
+        BatchTxn txn(*this, pending, record, batch, front);
         p.build(txn);
         p.build = nullptr;
       }
       // Each counter once, at its final value: a user who gets several events in one group
       // commit (a busy group, a burst of messages) costs one counter write, not one per event.
-      for (const auto& [key, value] : pending) batch.Put(key, encode_u64(value));
+      // An implied counter (an inbox head) is carried by the keys just written, unless this group
+      // deleted the key that carries it.
+      for (const auto& [key, value] : pending)
+        if (!keys::is_implied_counter(key) || record.count(key)) batch.Put(key, encode_u64(value));
+      for (const auto& key : record)
+        if (!pending.count(key)) batch.Put(key, encode_u64(current_counter(key)));
       leveldb::WriteOptions options;
       options.sync = fsync_;
       static const size_t kEmptyBatchBytes = leveldb::WriteBatch().ApproximateSize();
@@ -294,8 +335,8 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string* err
   std::unique_ptr<leveldb::Cache> cache(leveldb::NewLRUCache(32 << 20));
   db_options.filter_policy = filter.get();
   db_options.block_cache = cache.get();
-  // LevelDB's default Env runs every compaction on one background thread, which the first
-  // Schedule starts. Starting it here with a task that names it keeps compactions apart from
+  // LevelDB's default Env (PosixEnv, leveldb 1.23) runs every compaction on one background
+  // thread, which the first Schedule starts. Starting it here with a task that names it keeps compactions apart from
   // commits in per-thread CPU figures; otherwise it would inherit the name of whichever thread
   // first wrote enough to need one.
   static std::once_flag named;

@@ -18,6 +18,8 @@ class Txn {
   virtual ~Txn() = default;
   // Returns the counter's next value (last + 1) and records it in this write. A counter that
   // was never used starts at 1. Values handed out by a write that fails are handed out again.
+  // An implied counter (keys.hpp: an inbox head) is recorded by the key carrying the value, which
+  // the caller must put in this write.
   virtual uint64_t next(const std::string& counter_key) = 0;
   // The counter's current value as this write sees it (0 if never used).
   virtual uint64_t peek(const std::string& counter_key) = 0;

@@ -70,7 +70,10 @@ struct SmokeServer {
   imtest::TempDir dir;
   imtest::ServerProcess server{dir.path(),
                                {"--password-hash-cost", "min", "--rate-sends-per-s", "0", "--rate-frames-per-s", "0",
-                                "--heartbeat-ms", "200", "--log-level", "warn"}};
+                                // Heartbeats every 200 ms, so the idle run sees pongs; but not the
+                                // default idle close after 3 of them (600 ms), which a loaded CI
+                                // machine can stall a client past.
+                                "--heartbeat-ms", "200", "--idle-timeout-ms", "30000", "--log-level", "warn"}};
 };
 
 }  // namespace

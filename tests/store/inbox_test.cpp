@@ -209,3 +209,84 @@ TEST_CASE("stored messages read the same without a JSON parse as with one") {
   CHECK_FALSE(parse_stored_message(R"({"from":3,"body":{},"ts":"x"})"));
   CHECK_FALSE(parse_stored_message("not json"));
 }
+
+// The inbox head is an implied counter (store/keys.hpp): carried by the newest inbox key, written
+// as a key of its own only when that key is deleted. Each case reopens the store, so the head comes
+// back from disk and not from the store's memory.
+TEST_CASE("the inbox head is carried by the inbox keys, not written with every event") {
+  TempStore t;
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(t.store->commit_and_wait([&](Txn& txn) { append_inbox(txn, 7, "notice", "", 0, nullptr); }));
+  std::string ignored;
+  CHECK_FALSE(t.store->get(keys::counter_inbox_head(7), &ignored));
+  t.reopen();
+  CHECK(inbox_head(*t.store, 7) == 5);
+  uint64_t next = 0;
+  REQUIRE(t.store->commit_and_wait([&](Txn& txn) { next = append_inbox(txn, 7, "notice", "", 0, nullptr); }));
+  CHECK(next == 6);
+  CHECK(inbox_head(*t.store, 8) == 0);  // a user without an inbox, next to one with
+}
+
+TEST_CASE("deleting the newest inbox event records the head, so it survives reopening") {
+  TempStore t;
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(t.store->commit_and_wait([&](Txn& txn) { append_inbox(txn, 7, "notice", "", 0, nullptr); }));
+  SUBCASE("an older event deleted: nothing to record") {
+    REQUIRE(t.store->commit_and_wait([](Txn& txn) { txn.del(keys::inbox(7, 2)); }));
+    std::string ignored;
+    CHECK_FALSE(t.store->get(keys::counter_inbox_head(7), &ignored));
+    t.reopen();
+    CHECK(inbox_head(*t.store, 7) == 3);
+  }
+  SUBCASE("every event deleted (del)") {
+    REQUIRE(t.store->commit_and_wait([](Txn& txn) {
+      for (uint64_t useq = 1; useq <= 3; ++useq) txn.del(keys::inbox(7, useq));
+    }));
+    t.reopen();
+    CHECK(inbox_head(*t.store, 7) == 3);
+    CHECK(inbox_oldest(*t.store, 7) == 0);
+  }
+  SUBCASE("the newest deleted ahead of the group (del_first)") {
+    REQUIRE(t.store->commit_and_wait([](Txn& txn) { txn.del_first(keys::inbox(7, 3)); }));
+    t.reopen();
+    CHECK(inbox_head(*t.store, 7) == 3);
+  }
+  SUBCASE("the newest deleted in the write that appends after it") {
+    REQUIRE(t.store->commit_and_wait([](Txn& txn) {
+      append_inbox(txn, 7, "notice", "", 0, nullptr);  // useq 4
+      txn.del(keys::inbox(7, 4));
+    }));
+    t.reopen();
+    CHECK(inbox_head(*t.store, 7) == 4);
+  }
+  uint64_t next = 0;
+  REQUIRE(t.store->commit_and_wait([&](Txn& txn) { next = append_inbox(txn, 7, "notice", "", 0, nullptr); }));
+  CHECK(next == inbox_head(*t.store, 7));
+  CHECK(next >= 4);
+}
+
+TEST_CASE("a stored head counter from an older data directory still counts") {
+  TempStore t;
+  REQUIRE(t.store->commit_and_wait([](Txn& txn) {
+    std::string value;
+    keys::put_u64(value, 40);
+    txn.put(keys::counter_inbox_head(7), value);  // as every append used to write it
+    txn.put(keys::inbox(7, 38), R"({"type":"notice","useq":38})");
+  }));
+  t.reopen();
+  CHECK(inbox_head(*t.store, 7) == 40);
+  uint64_t next = 0;
+  REQUIRE(t.store->commit_and_wait([&](Txn& txn) { next = append_inbox(txn, 7, "notice", "", 0, nullptr); }));
+  CHECK(next == 41);
+  t.reopen();
+  CHECK(inbox_head(*t.store, 7) == 41);  // the new key is above the old counter
+}
+
+TEST_CASE("trimming to max_events never loses the head") {
+  TempStore t;
+  for (int i = 0; i < 9; ++i)
+    REQUIRE(t.store->commit_and_wait([&](Txn& txn) { append_inbox(txn, 7, "notice", "", 2, nullptr); }));
+  t.reopen();
+  CHECK(inbox_head(*t.store, 7) == 9);
+  CHECK(inbox_oldest(*t.store, 7) == 8);
+}

@@ -56,6 +56,38 @@ TEST_CASE("a repeated member counts once, the last one, as in a DOM") {
   REQUIRE(scan_frame(R"({"type":"msg","type":"read","useq":1,"useq":2})", f));
   CHECK(f.type == "read");
   CHECK(f.useq == 2);
+  REQUIRE(scan_frame(R"({"useq":5,"useq":"x","from":3,"from":-1})", f));
+  CHECK(f.useq == 0);
+  CHECK(f.from == 0);
+  REQUIRE(scan_frame(R"({"body":{"i":1,"t":7,"i":2}})", f));
+  CHECK(f.body_int("i", -1) == 2);
+  CHECK(f.body_int("t", -1) == 7);
+  CHECK(f.body_int_count == 2);
+  REQUIRE(scan_frame(R"({"body":{"i":1},"body":"x"})", f));
+  CHECK(f.body_int("i", -1) == -1);
+  REQUIRE(scan_frame(R"({"body":{"i":1},"body":{"t":3}})", f));
+  CHECK(f.body_int("i", -1) == -1);
+  CHECK(f.body_int("t", -1) == 3);
+}
+
+TEST_CASE("strings must be well-formed UTF-8, as the JSON parser requires") {
+  Frame f;
+  REQUIRE(scan_frame("{\"conv\":\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"}", f));  // é € 😀
+  CHECK(f.conv == "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
+  const char* bad[] = {
+      "{\"conv\":\"\xFF\"}",              // never valid
+      "{\"conv\":\"\xC3\"}",              // truncated
+      "{\"conv\":\"\xC0\xAF\"}",          // overlong '/'
+      "{\"conv\":\"\xE0\x80\xAF\"}",      // overlong, three bytes
+      "{\"conv\":\"\xED\xA0\x80\"}",      // an encoded surrogate
+      "{\"conv\":\"\xF4\x90\x80\x80\"}",  // above U+10FFFF
+      "{\"x\":[\"\xC3\x28\"]}",           // a bad continuation byte, in a skipped value
+  };
+  for (auto* text : bad) {
+    CAPTURE(text);
+    CHECK_FALSE(scan_frame(text, f));
+    CHECK_FALSE(json::parse(text, nullptr, false).is_object());  // the parser agrees
+  }
 }
 
 TEST_CASE("integers past int64 and fractions are not integers") {

@@ -1,5 +1,6 @@
 #include "frame_scan.hpp"
 
+#include <cstddef>
 #include <cstring>
 
 namespace imbench {
@@ -52,8 +53,10 @@ class Scanner {
     if (key == "conv") return string_or_skip(&out.conv);
     if (key == "useq") return unsigned_or_skip(&out.useq);
     if (key == "from") return unsigned_or_skip(&out.from);
-    if (key == "body" && peek() == '{')
-      return object(1, [&](std::string_view name) { return body_member(name, out); });
+    if (key == "body") {
+      out.body_int_count = 0;  // a repeated "body" replaces the earlier one, whatever its type
+      if (peek() == '{') return object(1, [&](std::string_view name) { return body_member(name, out); });
+    }
     return value(1);
   }
 
@@ -62,12 +65,17 @@ class Scanner {
     int64_t v = 0;
     if (peek() != '-' && (peek() < '0' || peek() > '9')) return value(2);
     if (!number(&is_integer, &v)) return false;
-    if (is_integer && name.size() <= Frame::kBodyNameBytes && out.body_int_count < Frame::kBodyInts) {
-      auto& slot = out.body_ints[out.body_int_count++];
-      std::memcpy(slot.name, name.data(), name.size());
-      slot.name[name.size()] = '\0';
-      slot.value = v;
+    if (!is_integer || name.size() > Frame::kBodyNameBytes) return true;
+    Frame::BodyInt* slot = nullptr;
+    for (size_t i = 0; i < out.body_int_count && !slot; ++i)
+      if (name == out.body_ints[i].name) slot = &out.body_ints[i];  // repeated: the last one counts
+    if (!slot) {
+      if (out.body_int_count == Frame::kBodyInts) return true;
+      slot = &out.body_ints[out.body_int_count++];
+      std::memcpy(slot->name, name.data(), name.size());
+      slot->name[name.size()] = '\0';
     }
+    slot->value = v;
     return true;
   }
 
@@ -78,6 +86,7 @@ class Scanner {
   }
 
   bool unsigned_or_skip(uint64_t* out) {
+    *out = 0;
     if (peek() < '0' || peek() > '9') return value(1);
     bool is_integer = false;
     int64_t v = 0;
@@ -123,14 +132,19 @@ class Scanner {
     }
   }
 
-  // A string; decoded into *out unless out is null.
+  // A string; decoded into *out unless out is null. Its bytes must be well-formed UTF-8.
   bool string(std::string* out) {
     if (!eat('"')) return false;
     for (;;) {
       const char* run = p_;
-      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+      while (p_ < end_ && *p_ != '"' && *p_ != '\\') {
+        auto c = static_cast<unsigned char>(*p_);
+        if (c < 0x20) return false;
+        if (c < 0x80) ++p_;
+        else if (!utf8_sequence()) return false;
+      }
       if (out) out->append(run, static_cast<size_t>(p_ - run));
-      if (p_ == end_ || static_cast<unsigned char>(*p_) < 0x20) return false;
+      if (p_ == end_) return false;
       if (*p_++ == '"') return true;
       if (p_ == end_) return false;
       char c = *p_++;
@@ -172,6 +186,32 @@ class Scanner {
           return false;
       }
     }
+  }
+
+  // One multi-byte UTF-8 sequence at p_ (RFC 3629: no overlong forms, no surrogates, at most
+  // U+10FFFF), stepped over.
+  bool utf8_sequence() {
+    auto byte = [&](std::ptrdiff_t i) { return static_cast<unsigned char>(p_[i]); };
+    auto lead = byte(0);
+    int length;
+    unsigned char low = 0x80, high = 0xBF;  // the allowed range of the second byte
+    if (lead >= 0xC2 && lead <= 0xDF) length = 2;
+    else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;   // overlong
+      if (lead == 0xED) high = 0x9F;  // surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;   // overlong
+      if (lead == 0xF4) high = 0x8F;  // above U+10FFFF
+    } else {
+      return false;
+    }
+    if (end_ - p_ < length || byte(1) < low || byte(1) > high) return false;
+    for (int i = 2; i < length; ++i)
+      if (byte(i) < 0x80 || byte(i) > 0xBF) return false;
+    p_ += length;
+    return true;
   }
 
   bool hex4(uint32_t* cp) {

@@ -2,9 +2,12 @@
 // JSON document. imbench shares the machine's two cores with the server, and a DOM per push was
 // half of the tool's CPU (docs/BENCHMARKS.md, round 4), CPU the server then did not get.
 //
-// The scan checks the whole text is one well-formed JSON object (strings, numbers, nesting), so
-// a damaged frame is still told apart; it keeps only what the scenarios check: a few top-level
-// members and the integer members of the top-level "body" object.
+// The scan checks the whole text is one well-formed JSON object (strings and their UTF-8, numbers,
+// nesting), so a damaged frame is still told apart; it keeps only what the scenarios check: a few
+// top-level members and the integer members of the top-level "body" object. A repeated member
+// counts once, the last one, as in a DOM. Where it reads differently from nlohmann's DOM: integers
+// above INT64_MAX and numbers with a fraction or exponent (1.0) are not integers, and nesting
+// deeper than 64 is refused.
 #pragma once
 
 #include <array>

@@ -84,11 +84,11 @@ double cpu_seconds(pid_t pid) {
   return (std::strtod(utime.c_str(), nullptr) + std::strtod(stime.c_str(), nullptr)) / ticks;
 }
 
-std::map<std::string, double> thread_cpu_seconds(pid_t pid) {
-  std::map<std::string, double> by_name;
+std::map<pid_t, ThreadCpu> thread_cpu_seconds(pid_t pid) {
+  std::map<pid_t, ThreadCpu> by_thread;
   auto task_dir = "/proc/" + std::to_string(pid) + "/task";
   DIR* dir = opendir(task_dir.c_str());
-  if (!dir) return by_name;
+  if (!dir) return by_thread;
   double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   while (auto* entry = readdir(dir)) {
     if (entry->d_name[0] == '.') continue;
@@ -102,11 +102,12 @@ std::map<std::string, double> thread_cpu_seconds(pid_t pid) {
       if (i == 15) stime = field;
     }
     if (stime.empty()) continue;
-    by_name[text.substr(open + 1, close - open - 1)] +=
-        (std::strtod(utime.c_str(), nullptr) + std::strtod(stime.c_str(), nullptr)) / ticks;
+    auto tid = static_cast<pid_t>(std::strtol(entry->d_name, nullptr, 10));
+    by_thread[tid] = {text.substr(open + 1, close - open - 1),
+                      (std::strtod(utime.c_str(), nullptr) + std::strtod(stime.c_str(), nullptr)) / ticks};
   }
   closedir(dir);
-  return by_name;
+  return by_thread;
 }
 
 double own_cpu_seconds() {

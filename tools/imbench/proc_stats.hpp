@@ -14,10 +14,14 @@ namespace imbench {
 int64_t resident_kib(pid_t pid);
 // utime + stime of `pid` in seconds (from /proc/<pid>/stat); -1 if it cannot be read.
 double cpu_seconds(pid_t pid);
-// CPU seconds of `pid`'s threads, summed by thread name (/proc/<pid>/task/*/stat): imserver names
-// its own (im.io, im.commit, im.leveldb, im.sweeper; CAF's are caf.*). Threads that already
-// ended are missing. Empty if nothing can be read.
-std::map<std::string, double> thread_cpu_seconds(pid_t pid);
+// CPU seconds of each of `pid`'s live threads by thread id, with the thread's name
+// (/proc/<pid>/task/*/stat): imserver names its own (im.io, im.commit, im.leveldb, im.sweeper;
+// CAF's are caf.*). Empty if nothing can be read.
+struct ThreadCpu {
+  std::string name;
+  double seconds = 0;
+};
+std::map<pid_t, ThreadCpu> thread_cpu_seconds(pid_t pid);
 // This process's CPU seconds (user + system), plus those of its waited-for children.
 double own_cpu_seconds();
 // The process that has a socket listening on 127.0.0.x:`port`, found through /proc/net/tcp and

@@ -44,9 +44,12 @@ bool wait_server_authenticated(const Target& target, double n, double limit_s) {
 }
 
 std::string describe_cpu(const nlohmann::json& phase) {
-  auto number = [&](const char* key) {
+  auto number = [&](const char* key) -> std::string {
     auto it = phase.find(key);
-    return it != phase.end() && it->is_number() ? it->get<double>() : -1.0;
+    if (it == phase.end() || !it->is_number()) return "null";
+    std::ostringstream v;
+    v << std::fixed << std::setprecision(2) << it->get<double>();
+    return v.str();
   };
   std::vector<std::pair<double, std::string>> threads;
   if (auto all = phase.find("server_threads_cpu_s"); all != phase.end() && all->is_object())
@@ -79,13 +82,14 @@ nlohmann::json PhaseMeter::stop() {
   double server_now = ctx_.server_pid > 0 ? cpu_seconds(ctx_.server_pid) : -1;
   out["server_cpu_s"] = server_cpu_ >= 0 && server_now >= 0 ? nlohmann::json(server_now - server_cpu_) : nlohmann::json();
   // Where the server's CPU went: which of its threads is the bottleneck (docs/BENCHMARKS.md).
-  nlohmann::json threads = nlohmann::json::object();
+  // Per thread id, then summed by name; a thread that ended during the phase is missing.
+  std::map<std::string, double> by_name;
   if (ctx_.server_pid > 0)
-    for (const auto& [name, seconds] : thread_cpu_seconds(ctx_.server_pid)) {
-      auto before = server_threads_.find(name);
-      threads[name] = seconds - (before == server_threads_.end() ? 0.0 : before->second);
+    for (const auto& [tid, now] : thread_cpu_seconds(ctx_.server_pid)) {
+      auto before = server_threads_.find(tid);
+      by_name[now.name] += now.seconds - (before == server_threads_.end() ? 0.0 : before->second.seconds);
     }
-  out["server_threads_cpu_s"] = threads;
+  out["server_threads_cpu_s"] = by_name;
   out["bench_cpu_s"] = own_cpu_seconds() - own_cpu_;
   auto after = fetch_metrics(ctx_.target);
   nlohmann::json counters = nlohmann::json::object();

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "options.hpp"
+#include "proc_stats.hpp"
 #include "stats.hpp"
 #include "target.hpp"
 #include "ws_client.hpp"
@@ -52,7 +53,7 @@ class PhaseMeter {
   const RunContext& ctx_;
   Clock::time_point started_;
   double server_cpu_ = -1, own_cpu_ = 0;
-  std::map<std::string, double> server_threads_;
+  std::map<pid_t, ThreadCpu> server_threads_;
   std::map<std::string, double> metrics_;
 };
 
