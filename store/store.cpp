@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -17,6 +18,8 @@
 #include <leveldb/env.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
+
+#include <spdlog/spdlog.h>
 
 #include "store/keys.hpp"
 
@@ -61,11 +64,7 @@ class BatchTxn final : public Txn {
  private:
   // Deleting the key that carries an implied counter's current value would lose the value on
   // restart: the counter is written with this group then.
-  void keep_implied_counter(std::string_view k) {
-    uint64_t carried = 0;
-    auto counter = keys::implied_counter(k, &carried);
-    if (!counter.empty() && carried >= peek(counter)) record_.insert(std::move(counter));
-  }
+  void keep_implied_counter(std::string_view k);
 
   LevelStore& store_;
   CounterOverlay& pending_;
@@ -132,11 +131,16 @@ class LevelStore final : public Store {
     write_group(one);
   }
 
+  // Cached like current_counter: an implied counter's load is a scan, and a user actor asks at
+  // every start. Safe from any thread: a value loaded here is at most the one the commit thread
+  // publishes next, under the same lock.
   uint64_t counter(const std::string& key) const override {
     std::lock_guard<std::mutex> lock(counters_mutex_);
     auto it = counters_.find(key);
     if (it != counters_.end()) return it->second;
-    return load_counter(key);
+    auto v = load_counter(key);
+    counters_.emplace(key, v);
+    return v;
   }
 
   uint64_t approximate_bytes() const override {
@@ -172,6 +176,14 @@ class LevelStore final : public Store {
     return v;
   }
 
+  // current_counter without keeping a loaded value: for a sweep's deletes, which look at the
+  // heads of many users once.
+  uint64_t current_counter_uncached(const std::string& key) const {
+    std::lock_guard<std::mutex> lock(counters_mutex_);
+    auto it = counters_.find(key);
+    return it != counters_.end() ? it->second : load_counter(key);
+  }
+
  private:
   struct Pending {
     Build build;
@@ -180,24 +192,44 @@ class LevelStore final : public Store {
 
   static std::string_view sv(const leveldb::Slice& s) { return {s.data(), s.size()}; }
 
-  // The stored counter, or for an implied one (keys.hpp) the larger of that and its newest key.
+  // The stored counter, or for an implied one (keys.hpp) the larger of that and its newest key,
+  // both read from one snapshot. A read error ends the process: guessing low would hand numbers
+  // out again and overwrite what they keyed (messages, inbox events).
   uint64_t load_counter(const std::string& key) const {
+    struct Snapshot {
+      leveldb::DB& db;
+      const leveldb::Snapshot* snapshot;
+      ~Snapshot() { db.ReleaseSnapshot(snapshot); }
+    } snap{*db_, db_->GetSnapshot()};
+    leveldb::ReadOptions options;
+    options.snapshot = snap.snapshot;
     std::string value;
-    auto s = db_->Get(leveldb::ReadOptions(), key, &value);
+    auto s = db_->Get(options, key, &value);
+    if (!s.ok() && !s.IsNotFound()) fail_read("counter", s);
     uint64_t stored = s.ok() && value.size() == 8 ? keys::get_u64(value) : 0;
     if (!keys::is_implied_counter(key)) return stored;
-    return std::max(stored, newest_carried(keys::implying_prefix(key)));
+    return std::max(stored, newest_carried(options, keys::implying_prefix(key)));
   }
 
   // The value carried by the last key of the form `prefix` + 8 bytes; 0 if there is none.
-  uint64_t newest_carried(const std::string& prefix) const {
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  // LevelDB skips deleted keys inside Prev(), so a user whose whole inbox was just deleted costs a
+  // walk over those deletions (and their neighbours') until compaction drops them; retention
+  // keeps that rare, and the result is cached.
+  uint64_t newest_carried(const leveldb::ReadOptions& options, const std::string& prefix) const {
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(options));
     it->Seek(keys::prefix_end(prefix));
     if (it->Valid()) it->Prev();
     else it->SeekToLast();
     for (; it->Valid() && it->key().starts_with(prefix); it->Prev())
       if (it->key().size() == prefix.size() + 8) return keys::get_u64(sv(it->key()).substr(prefix.size()));
+    if (!it->status().ok()) fail_read("inbox head", it->status());
     return 0;
+  }
+
+  [[noreturn]] static void fail_read(const char* what, const leveldb::Status& status) {
+    spdlog::critical("store: cannot read a {} ({}); stopping rather than hand out a number twice", what,
+                     status.ToString());
+    std::abort();
   }
 
   // Under write_mutex_.
@@ -293,7 +325,7 @@ class LevelStore final : public Store {
   std::mutex write_mutex_;  // one writer at a time: counters are handed out in write order
   WriteObserver write_observer_;  // guarded by write_mutex_
   mutable std::mutex counters_mutex_;
-  std::unordered_map<std::string, uint64_t> counters_;
+  mutable std::unordered_map<std::string, uint64_t> counters_;
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
@@ -309,6 +341,15 @@ uint64_t BatchTxn::next(const std::string& key) {
 }
 
 bool BatchTxn::get(std::string_view key, std::string* value) { return store_.get(key, value); }
+
+void BatchTxn::keep_implied_counter(std::string_view k) {
+  uint64_t carried = 0;
+  auto counter = keys::implied_counter(k, &carried);
+  if (counter.empty()) return;
+  auto pending = pending_.find(counter);
+  auto head = pending != pending_.end() ? pending->second : store_.current_counter_uncached(counter);
+  if (carried >= head) record_.insert(std::move(counter));
+}
 
 uint64_t BatchTxn::peek(const std::string& key) {
   auto it = pending_.find(key);

@@ -246,6 +246,12 @@ TEST_CASE("deleting the newest inbox event records the head, so it survives reop
     CHECK(inbox_head(*t.store, 7) == 3);
     CHECK(inbox_oldest(*t.store, 7) == 0);
   }
+  SUBCASE("the newest deleted after a reopen, when the head is not in memory") {
+    t.reopen();
+    REQUIRE(t.store->commit_and_wait([](Txn& txn) { txn.del(keys::inbox(7, 3)); }));
+    t.reopen();
+    CHECK(inbox_head(*t.store, 7) == 3);
+  }
   SUBCASE("the newest deleted ahead of the group (del_first)") {
     REQUIRE(t.store->commit_and_wait([](Txn& txn) { txn.del_first(keys::inbox(7, 3)); }));
     t.reopen();

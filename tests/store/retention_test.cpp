@@ -158,6 +158,21 @@ TEST_CASE("sweep_inbox deletes in commits of at most keys_per_commit keys, acros
     CHECK(result.deleted == 1);
     CHECK(useqs(store, ~UserId{0}) == std::vector<uint64_t>{2});
   }
+  SUBCASE("inboxes emptied by a sweep keep their heads across a reopen, the largest user id too") {
+    // Users 0xFF and 0x100 are neighbours whose keys differ in more than the last byte.
+    for (UserId u : {UserId{0xFF}, UserId{0x100}, ~UserId{0}}) append(store, u, std::vector<Event>(3, Event{"msg", msg(100)}));
+    t.reopen();  // the heads are not cached when the sweep deletes them
+    auto result = sweep_inbox(*t.store, kNow, kRetention);
+    CHECK(result.deleted == 9);
+    t.reopen();
+    for (UserId u : {UserId{0xFF}, UserId{0x100}, ~UserId{0}}) {
+      CAPTURE(u);
+      CHECK(useqs(*t.store, u).empty());
+      CHECK(inbox_head(*t.store, u) == 3);
+      append(*t.store, u, {kRead});
+      CHECK(useqs(*t.store, u) == std::vector<uint64_t>{4});
+    }
+  }
   SUBCASE("a cancelled sweep stops before deleting") {
     append(store, 1, {{"msg", msg(100)}});
     std::atomic<bool> cancel{true};
