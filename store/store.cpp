@@ -377,9 +377,9 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string* err
   db_options.filter_policy = filter.get();
   db_options.block_cache = cache.get();
   // LevelDB's default Env (PosixEnv, leveldb 1.23) runs every compaction on one background
-  // thread, which the first Schedule starts. Starting it here with a task that names it keeps compactions apart from
-  // commits in per-thread CPU figures; otherwise it would inherit the name of whichever thread
-  // first wrote enough to need one.
+  // thread, which the first Schedule starts. Starting it here with a task that names it keeps
+  // compactions apart from commits in per-thread CPU figures; otherwise it would inherit the name
+  // of whichever thread first wrote enough to need one.
   static std::once_flag named;
   std::call_once(named, [] {
     leveldb::Env::Default()->Schedule([](void*) { pthread_setname_np(pthread_self(), "im.leveldb"); }, nullptr);

@@ -160,7 +160,8 @@ TEST_CASE("sweep_inbox deletes in commits of at most keys_per_commit keys, acros
   }
   SUBCASE("inboxes emptied by a sweep keep their heads across a reopen, the largest user id too") {
     // Users 0xFF and 0x100 are neighbours whose keys differ in more than the last byte.
-    for (UserId u : {UserId{0xFF}, UserId{0x100}, ~UserId{0}}) append(store, u, std::vector<Event>(3, Event{"msg", msg(100)}));
+    for (UserId u : {UserId{0xFF}, UserId{0x100}, ~UserId{0}})
+      append(store, u, std::vector<Event>(3, Event{"msg", msg(100)}));
     t.reopen();  // the heads are not cached when the sweep deletes them
     auto result = sweep_inbox(*t.store, kNow, kRetention);
     CHECK(result.deleted == 9);
