@@ -23,6 +23,7 @@ struct Appended {
   std::vector<std::string> texts;
   DedupRecord answer;
   bool resend = false;  // the cid was already stored: `answer` is the stored one, nothing written
+  bool unreadable = false;  // its dedup record could not be read: nothing written
 };
 
 void notify_members(Context& ctx, const std::vector<UserId>& members, Appended& appended) {
@@ -74,11 +75,12 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
         appended->useqs.clear();
         appended->texts.clear();
         auto ts = now_ms();
-        if (auto stored = find_dedup(txn, from, cid, ts)) {
+        if (auto stored = find_dedup(txn, from, cid, ts, &appended->unreadable)) {
           appended->answer = *stored;
           appended->resend = true;
           return;
         }
+        if (appended->unreadable) return;  // it may be stored: writing it again could store it twice
         auto seq = txn.next(keys::counter_conv_seq(conv));
         txn.put(keys::message(conv, seq), stored_message_json(StoredMessage{from, body, ts, false}));
         // Serialized once; only the {"type":"msg","useq":N, prefix differs per member.
@@ -108,6 +110,10 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
           spdlog::error("group {}: store write failed for a message of user {}", st.gid, from);
           load_group_state(self);
           for (auto& w : waiting) w.deliver(group_error(Error::internal, "could not store the message"));
+          return;
+        }
+        if (appended->unreadable) {
+          for (auto& w : waiting) w.deliver(group_error(Error::internal, "could not check the cid; send it again"));
           return;
         }
         GroupReply reply;

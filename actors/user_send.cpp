@@ -42,8 +42,13 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   // took the cid out of in_flight.
   auto now = now_ms();
   std::optional<DedupRecord> answer;
+  bool unreadable = false;
   if (st.ctx->dedup_index.may_be_stored(st.user, req.cid))
-    answer = find_dedup(st.ctx->store, st.user, req.cid, now);
+    answer = find_dedup(st.ctx->store, st.user, req.cid, now, &unreadable);
+  if (unreadable) {  // it may be stored: writing it again could store it twice
+    reply_error(self, device, Error::internal, "could not check the cid; send it again", cmd);
+    return;
+  }
   if (answer) {
     st.ctx->counters.dedup_hits++;
     reply_ack(self, waiter, req.cid, *answer);

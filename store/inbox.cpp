@@ -155,16 +155,27 @@ std::optional<DedupRecord> parse_dedup(const std::string& value, int64_t now) {
 
 }  // namespace
 
-std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std::string& cid, int64_t now) {
-  std::string value;
-  if (!store.get(keys::dedup(user, cid), &value)) return std::nullopt;
+namespace {
+
+std::optional<DedupRecord> dedup_found(Lookup found, const std::string& value, int64_t now, bool* failed) {
+  if (failed) *failed = found == Lookup::failed;
+  if (found != Lookup::found) return std::nullopt;
   return parse_dedup(value, now);
 }
 
-std::optional<DedupRecord> find_dedup(Txn& txn, UserId user, const std::string& cid, int64_t now) {
+}  // namespace
+
+std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std::string& cid, int64_t now,
+                                      bool* failed) {
   std::string value;
-  if (!txn.get(keys::dedup(user, cid), &value)) return std::nullopt;
-  return parse_dedup(value, now);
+  auto found = store.lookup(keys::dedup(user, cid), &value);
+  return dedup_found(found, value, now, failed);
+}
+
+std::optional<DedupRecord> find_dedup(Txn& txn, UserId user, const std::string& cid, int64_t now, bool* failed) {
+  std::string value;
+  auto found = txn.lookup(keys::dedup(user, cid), &value);
+  return dedup_found(found, value, now, failed);
 }
 
 void put_dedup(Txn& txn, DedupIndex& index, UserId user, const std::string& cid, const DedupRecord& r,

@@ -57,11 +57,14 @@ uint64_t inbox_oldest(const Store& store, UserId user);
 DeviceRecord load_device(const Store& store, UserId user, const std::string& device);
 void put_device(Txn& txn, UserId user, const std::string& device, const DeviceRecord& record);
 
-// The record of `cid` if present and younger than its retention.
+// The record of `cid` if present and younger than its retention. With `failed`, a read error sets
+// *failed (and gives nullopt): a caller that would otherwise store the message must not, since
+// the cid may be stored already.
 std::optional<DedupRecord> find_dedup(const Store& store, UserId user, const std::string& cid,
-                                      int64_t now_ms);
+                                      int64_t now_ms, bool* failed = nullptr);
 // The same, read inside a commit's build (what earlier writes stored).
-std::optional<DedupRecord> find_dedup(Txn& txn, UserId user, const std::string& cid, int64_t now_ms);
+std::optional<DedupRecord> find_dedup(Txn& txn, UserId user, const std::string& cid, int64_t now_ms,
+                                      bool* failed = nullptr);
 // Writes `cid`'s record and tells `index` (see store/dedup_index.hpp) within the same build.
 void put_dedup(Txn& txn, DedupIndex& index, UserId user, const std::string& cid, const DedupRecord& record,
                int64_t expires_ms);

@@ -60,6 +60,7 @@ class BatchTxn final : public Txn {
     front_.Delete(leveldb::Slice(k.data(), k.size()));
   }
   bool get(std::string_view key, std::string* value) override;
+  Lookup lookup(std::string_view key, std::string* value) override;
 
  private:
   // Deleting the key that carries an implied counter's current value would lose the value on
@@ -86,11 +87,19 @@ class LevelStore final : public Store {
   ~LevelStore() override { flush(); }
 
   bool get(std::string_view key, std::string* value) const override {
+    return lookup(key, value) == Lookup::found;
+  }
+
+  Lookup lookup(std::string_view key, std::string* value) const override {
     std::string out;
     auto s = db_->Get(leveldb::ReadOptions(), leveldb::Slice(key.data(), key.size()), &out);
-    if (!s.ok()) return false;
+    if (s.IsNotFound()) return Lookup::missing;
+    if (!s.ok()) {
+      spdlog::error("store: read failed: {}", s.ToString());
+      return Lookup::failed;
+    }
     *value = std::move(out);
-    return true;
+    return Lookup::found;
   }
 
   bool scan(std::string_view from, std::string_view to, bool reverse,
@@ -341,6 +350,8 @@ uint64_t BatchTxn::next(const std::string& key) {
 }
 
 bool BatchTxn::get(std::string_view key, std::string* value) { return store_.get(key, value); }
+
+Lookup BatchTxn::lookup(std::string_view key, std::string* value) { return store_.lookup(key, value); }
 
 void BatchTxn::keep_implied_counter(std::string_view k) {
   uint64_t carried = 0;

@@ -12,6 +12,9 @@
 
 namespace im {
 
+// What a lookup found: the key's value, no entry for the key, or a read error (I/O, corruption).
+enum class Lookup { found, missing, failed };
+
 // A write in progress. Valid only inside the build function given to Store::commit.
 class Txn {
  public:
@@ -30,8 +33,9 @@ class Txn {
   // sweeping records that live traffic may renew meanwhile (store/retention.cpp): check with
   // get() that the record is still the stale one, then del_first().
   virtual void del_first(std::string_view key) = 0;
-  // Reads the committed database (not this write's own puts); as Store::get.
+  // Reads the committed database (not this write's own puts); as Store::get and Store::lookup.
   virtual bool get(std::string_view key, std::string* value) = 0;
+  virtual Lookup lookup(std::string_view key, std::string* value) = 0;
 };
 
 struct StoreOptions {
@@ -53,8 +57,11 @@ class Store {
   static std::unique_ptr<Store> open(const StoreOptions& options, std::string* error);
 
   // If the database holds `key`, stores its value in *value and returns true. If there is no
-  // entry for key, leaves *value unchanged and returns false.
+  // entry for key, or it cannot be read, leaves *value unchanged and returns false.
   virtual bool get(std::string_view key, std::string* value) const = 0;
+  // As get(), telling a read error apart from a missing key: for lookups whose "not there"
+  // leads to a write that must not happen twice (a cid's dedup record).
+  virtual Lookup lookup(std::string_view key, std::string* value) const = 0;
 
   // Calls visit(key, value) for keys in [from, to) in ascending order (descending when
   // `reverse`), until visit returns false. An empty `to` means no upper bound. Returns false if

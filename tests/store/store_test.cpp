@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -137,6 +138,51 @@ TEST_CASE("dedup records expire") {
   CHECK(found->conv == "u:1:2");
   CHECK_FALSE(find_dedup(*t.store, 1, "c1", 5000));
   CHECK_FALSE(find_dedup(*t.store, 2, "c1", 0));
+}
+
+namespace {
+
+// A store whose every read fails (a damaged disk): what lookups tell their callers then.
+class UnreadableStore final : public Store {
+ public:
+  bool get(std::string_view, std::string*) const override { return false; }
+  Lookup lookup(std::string_view, std::string*) const override { return Lookup::failed; }
+  bool scan(std::string_view, std::string_view, bool,
+            const std::function<bool(std::string_view, std::string_view)>&) const override {
+    return false;
+  }
+  void commit(Build, Done done) override {
+    if (done) done(false);
+  }
+  uint64_t counter(const std::string&) const override { return 0; }
+  uint64_t approximate_bytes() const override { return 0; }
+  void set_write_observer(WriteObserver) override {}
+  void flush() override {}
+};
+
+}  // namespace
+
+TEST_CASE("lookup and find_dedup tell a missing record from one that cannot be read") {
+  TempStore t;
+  DedupIndex index(100);
+  t.store->commit_and_wait([&](Txn& txn) { put_dedup(txn, index, 1, "c1", DedupRecord{"u:1:2", 3, 100}, 5000); });
+  std::string value;
+  CHECK(t.store->lookup(keys::dedup(1, "c1"), &value) == Lookup::found);
+  CHECK(t.store->lookup(keys::dedup(1, "c2"), &value) == Lookup::missing);
+  bool failed = true;
+  CHECK(find_dedup(*t.store, 1, "c1", 0, &failed));
+  CHECK_FALSE(failed);
+  failed = true;
+  CHECK_FALSE(find_dedup(*t.store, 1, "c2", 0, &failed));
+  CHECK_FALSE(failed);  // missing: a new cid
+  Lookup in_build = Lookup::failed;
+  t.store->commit_and_wait([&](Txn& txn) { in_build = txn.lookup(keys::dedup(1, "c1"), &value); });
+  CHECK(in_build == Lookup::found);
+
+  UnreadableStore broken;
+  failed = false;
+  CHECK_FALSE(find_dedup(broken, 1, "c1", 0, &failed));
+  CHECK(failed);  // unknown: the caller must not store the message as new
 }
 
 TEST_CASE("accounts: register, login, authenticate, revoke") {
