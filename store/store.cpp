@@ -35,17 +35,21 @@ std::string encode_u64(uint64_t v) {
 
 // Counter values that a group of writes has handed out but not yet made durable.
 using CounterOverlay = std::unordered_map<std::string, uint64_t>;
-// Implied counters (keys.hpp) that a group of writes must write after all: it deletes the key that
-// carries one's value.
-using CountersToRecord = std::unordered_set<std::string>;
+// Implied counters (keys.hpp) in a group of writes that deletes keys carrying their values.
+struct ImpliedHeads {
+  std::unordered_set<std::string> to_record;  // the key of the current value was deleted
+  // Values looked up for the check, uncached: a sweep deletes many keys of each user it visits,
+  // and each user's head is read once per group.
+  std::unordered_map<std::string, uint64_t> looked_up;
+};
 
 class LevelStore;
 
 class BatchTxn final : public Txn {
  public:
-  BatchTxn(LevelStore& store, CounterOverlay& pending, CountersToRecord& record, leveldb::WriteBatch& batch,
+  BatchTxn(LevelStore& store, CounterOverlay& pending, ImpliedHeads& implied, leveldb::WriteBatch& batch,
            leveldb::WriteBatch& front)
-      : store_(store), pending_(pending), record_(record), batch_(batch), front_(front) {}
+      : store_(store), pending_(pending), implied_(implied), batch_(batch), front_(front) {}
   uint64_t next(const std::string& key) override;
   uint64_t peek(const std::string& key) override;
   void put(std::string_view k, std::string_view v) override {
@@ -69,7 +73,7 @@ class BatchTxn final : public Txn {
 
   LevelStore& store_;
   CounterOverlay& pending_;
-  CountersToRecord& record_;
+  ImpliedHeads& implied_;
   leveldb::WriteBatch& batch_;
   leveldb::WriteBatch& front_;  // del_first: applied before batch_
 };
@@ -282,12 +286,12 @@ class LevelStore final : public Store {
     batch.Clear();
     leveldb::WriteBatch front;  // del_first deletes, rare (sweeps): applied before `batch`
     CounterOverlay pending;
-    CountersToRecord record;
+    ImpliedHeads implied;
     bool ok;
     {
       std::lock_guard<std::mutex> lock(write_mutex_);
       for (auto& p : work) {
-        BatchTxn txn(*this, pending, record, batch, front);
+        BatchTxn txn(*this, pending, implied, batch, front);
         p.build(txn);
         p.build = nullptr;
       }
@@ -296,8 +300,8 @@ class LevelStore final : public Store {
       // An implied counter (an inbox head) is carried by the keys just written, unless this group
       // deleted the key that carries it.
       for (const auto& [key, value] : pending)
-        if (!keys::is_implied_counter(key) || record.count(key)) batch.Put(key, encode_u64(value));
-      for (const auto& key : record)
+        if (!keys::is_implied_counter(key) || implied.to_record.count(key)) batch.Put(key, encode_u64(value));
+      for (const auto& key : implied.to_record)
         if (!pending.count(key)) batch.Put(key, encode_u64(current_counter(key)));
       leveldb::WriteOptions options;
       options.sync = fsync_;
@@ -356,10 +360,17 @@ Lookup BatchTxn::lookup(std::string_view key, std::string* value) { return store
 void BatchTxn::keep_implied_counter(std::string_view k) {
   uint64_t carried = 0;
   auto counter = keys::implied_counter(k, &carried);
-  if (counter.empty()) return;
-  auto pending = pending_.find(counter);
-  auto head = pending != pending_.end() ? pending->second : store_.current_counter_uncached(counter);
-  if (carried >= head) record_.insert(std::move(counter));
+  if (counter.empty() || implied_.to_record.count(counter)) return;
+  uint64_t head;
+  if (auto pending = pending_.find(counter); pending != pending_.end()) {
+    head = pending->second;
+  } else {
+    auto looked_up = implied_.looked_up.find(counter);
+    if (looked_up == implied_.looked_up.end())
+      looked_up = implied_.looked_up.emplace(counter, store_.current_counter_uncached(counter)).first;
+    head = looked_up->second;
+  }
+  if (carried >= head) implied_.to_record.insert(std::move(counter));
 }
 
 uint64_t BatchTxn::peek(const std::string& key) {

@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "protocol/codec.hpp"
+
 namespace imbench {
 
 namespace {
@@ -132,86 +134,44 @@ class Scanner {
     }
   }
 
-  // A string; decoded into *out unless out is null. Its bytes must be well-formed UTF-8.
+  // A string; decoded into *out unless out is null. Its bytes must be well-formed UTF-8: each run
+  // between escapes is checked whole (an escape or the closing quote is ASCII, so a run boundary
+  // never splits a valid sequence).
   bool string(std::string* out) {
+    static constexpr std::string_view kEscaped = "\"\\/bfnrt", kMeaning = "\"\\/\b\f\n\r\t";
     if (!eat('"')) return false;
     for (;;) {
       const char* run = p_;
+      bool ascii = true;
       while (p_ < end_ && *p_ != '"' && *p_ != '\\') {
-        auto c = static_cast<unsigned char>(*p_);
+        auto c = static_cast<unsigned char>(*p_++);
         if (c < 0x20) return false;
-        if (c < 0x80) ++p_;
-        else if (!utf8_sequence()) return false;
+        ascii = ascii && c < 0x80;
       }
-      if (out) out->append(run, static_cast<size_t>(p_ - run));
+      std::string_view bytes(run, static_cast<size_t>(p_ - run));
+      if (!ascii && !im::is_valid_utf8(bytes)) return false;
+      if (out) out->append(bytes);
       if (p_ == end_) return false;
       if (*p_++ == '"') return true;
       if (p_ == end_) return false;
       char c = *p_++;
-      switch (c) {
-        case '"':
-        case '\\':
-        case '/':
-          if (out) out->push_back(c);
-          break;
-        case 'b':
-          if (out) out->push_back('\b');
-          break;
-        case 'f':
-          if (out) out->push_back('\f');
-          break;
-        case 'n':
-          if (out) out->push_back('\n');
-          break;
-        case 'r':
-          if (out) out->push_back('\r');
-          break;
-        case 't':
-          if (out) out->push_back('\t');
-          break;
-        case 'u': {
-          uint32_t cp = 0;
-          if (!hex4(&cp)) return false;
-          if (cp >= 0xD800 && cp <= 0xDBFF) {  // a high surrogate: its low half must follow
-            uint32_t low = 0;
-            if (!eat('\\') || !eat('u') || !hex4(&low) || low < 0xDC00 || low > 0xDFFF) return false;
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            return false;
-          }
-          if (out) append_utf8(*out, cp);
-          break;
-        }
-        default:
-          return false;
+      if (c != 'u') {
+        auto at = kEscaped.find(c);
+        if (at == std::string_view::npos) return false;
+        if (out) out->push_back(kMeaning[at]);
+        continue;
       }
+      uint32_t cp = 0;
+      if (!hex4(&cp)) return false;
+      if (cp >= 0xD800 && cp <= 0xDBFF) {  // a high surrogate: its low half must follow
+        uint32_t low = 0;
+        if (!eat('\\') || !eat('u') || !hex4(&low) || low < 0xDC00 || low > 0xDFFF) return false;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+      } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+        return false;
+      }
+      if (out) append_utf8(*out, cp);
     }
-  }
-
-  // One multi-byte UTF-8 sequence at p_ (RFC 3629: no overlong forms, no surrogates, at most
-  // U+10FFFF), stepped over.
-  bool utf8_sequence() {
-    auto byte = [&](std::ptrdiff_t i) { return static_cast<unsigned char>(p_[i]); };
-    auto lead = byte(0);
-    int length;
-    unsigned char low = 0x80, high = 0xBF;  // the allowed range of the second byte
-    if (lead >= 0xC2 && lead <= 0xDF) length = 2;
-    else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      if (lead == 0xE0) low = 0xA0;   // overlong
-      if (lead == 0xED) high = 0x9F;  // surrogates
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      if (lead == 0xF0) low = 0x90;   // overlong
-      if (lead == 0xF4) high = 0x8F;  // above U+10FFFF
-    } else {
-      return false;
-    }
-    if (end_ - p_ < length || byte(1) < low || byte(1) > high) return false;
-    for (int i = 2; i < length; ++i)
-      if (byte(i) < 0x80 || byte(i) > 0xBF) return false;
-    p_ += length;
-    return true;
   }
 
   bool hex4(uint32_t* cp) {

@@ -34,17 +34,29 @@ std::vector<pid_t> all_pids() {
   return pids;
 }
 
-// Field `index` (1-based, as in proc(5)) of /proc/<pid>/stat; the command name may hold spaces,
-// so counting starts after its closing parenthesis.
-std::string stat_field(pid_t pid, int index) {
-  auto text = read_all("/proc/" + std::to_string(pid) + "/stat");
+// Field `index` (1-based, as in proc(5)) of a stat file's text (/proc/<pid>/stat or
+// /proc/<pid>/task/<tid>/stat); the command name may hold spaces, so counting starts after its
+// closing parenthesis.
+std::string stat_text_field(const std::string& text, int index) {
   auto close = text.rfind(')');
-  if (close == std::string::npos) return "";
+  if (close == std::string::npos || close + 2 > text.size()) return "";
   std::istringstream rest(text.substr(close + 2));
   std::string field;
   for (int i = 3; i <= index && rest >> field; ++i) {
   }
   return field;
+}
+
+std::string stat_field(pid_t pid, int index) {
+  return stat_text_field(read_all("/proc/" + std::to_string(pid) + "/stat"), index);
+}
+
+// utime + stime of a stat file's text in seconds; -1 if it cannot be read.
+double stat_cpu_seconds(const std::string& text) {
+  auto utime = stat_text_field(text, 14), stime = stat_text_field(text, 15);
+  if (utime.empty() || stime.empty()) return -1;
+  double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return (std::strtod(utime.c_str(), nullptr) + std::strtod(stime.c_str(), nullptr)) / ticks;
 }
 
 // Inodes of listening TCP sockets on `port` (state 0A) from /proc/net/tcp and tcp6.
@@ -78,10 +90,7 @@ int64_t resident_kib(pid_t pid) {
 }
 
 double cpu_seconds(pid_t pid) {
-  auto utime = stat_field(pid, 14), stime = stat_field(pid, 15);
-  if (utime.empty() || stime.empty()) return -1;
-  double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  return (std::strtod(utime.c_str(), nullptr) + std::strtod(stime.c_str(), nullptr)) / ticks;
+  return stat_cpu_seconds(read_all("/proc/" + std::to_string(pid) + "/stat"));
 }
 
 std::map<pid_t, ThreadCpu> thread_cpu_seconds(pid_t pid) {
@@ -89,22 +98,14 @@ std::map<pid_t, ThreadCpu> thread_cpu_seconds(pid_t pid) {
   auto task_dir = "/proc/" + std::to_string(pid) + "/task";
   DIR* dir = opendir(task_dir.c_str());
   if (!dir) return by_thread;
-  double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   while (auto* entry = readdir(dir)) {
     if (entry->d_name[0] == '.') continue;
     auto text = read_all(task_dir + "/" + entry->d_name + "/stat");
     auto open = text.find('('), close = text.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close < open) continue;
-    std::istringstream rest(text.substr(close + 2));
-    std::string field, utime, stime;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-      if (i == 14) utime = field;
-      if (i == 15) stime = field;
-    }
-    if (stime.empty()) continue;
+    auto seconds = stat_cpu_seconds(text);
+    if (open == std::string::npos || close == std::string::npos || close < open || seconds < 0) continue;
     auto tid = static_cast<pid_t>(std::strtol(entry->d_name, nullptr, 10));
-    by_thread[tid] = {text.substr(open + 1, close - open - 1),
-                      (std::strtod(utime.c_str(), nullptr) + std::strtod(stime.c_str(), nullptr)) / ticks};
+    by_thread[tid] = {text.substr(open + 1, close - open - 1), seconds};
   }
   closedir(dir);
   return by_thread;
