@@ -17,6 +17,7 @@ class actor_system;
 
 namespace im {
 
+class CursorFlushTicker;
 class Directory;
 
 // Counters the metrics endpoint and the admin API read. Relaxed atomics: they are statistics.
@@ -58,6 +59,7 @@ struct Context {
   Counters& counters;
   caf::actor_system& system;
   DedupIndex& dedup_index;
+  CursorFlushTicker& cursor_flush;
 };
 
 }  // namespace im

@@ -30,6 +30,7 @@ std::string user_snapshot(UserActorSelf* self) {
   for (const auto& [name, dev] : st.devices) {
     devices.push_back({{"device", name},
                        {"cursor", dev.cursor},
+                       {"cursor_stored", dev.cursor_stored},
                        {"unacked", dev.sent - dev.cursor},
                        {"next_cseq", dev.next_cseq},
                        {"held", dev.reorder.held.size()},

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/connection_actor.hpp"
+#include "actors/cursor_flush_ticker.hpp"
 #include "actors/directory.hpp"
 #include "actors/messages.hpp"
 
@@ -67,9 +68,10 @@ struct Runtime::Impl {
 
 Runtime::Runtime(const ServerOptions& options, Store& store, Accounts& accounts)
     : impl_(std::make_unique<Impl>(options)),
-      dedup_index_(static_cast<size_t>(std::max<int64_t>(0, options.dedup_index_max_cids))) {
-  context_.reset(
-      new Context{options, store, accounts, impl_->directory, counters_, impl_->system, dedup_index_});
+      dedup_index_(static_cast<size_t>(std::max<int64_t>(0, options.dedup_index_max_cids))),
+      cursor_flush_(std::make_unique<CursorFlushTicker>(impl_->system, options.cursor_flush_ms)) {
+  context_.reset(new Context{options, store, accounts, impl_->directory, counters_, impl_->system, dedup_index_,
+                             *cursor_flush_});
   impl_->directory.bind(context_.get());
   // LevelDB write latency for /metrics; removed before the counters go away.
   store.set_write_observer([counters = &counters_](std::chrono::microseconds elapsed) {
@@ -107,6 +109,7 @@ void Runtime::shutdown() {
   // Group actors too: an idle one would otherwise wait for its passivation timer.
   for (auto& actor : impl_->directory.all_groups())
     caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  cursor_flush_->stop();  // user actors write their cursors at shutdown_atom themselves
   impl_->system.await_all_actors_done();
   // Writes the actors queued last (cursors, devices, sends) call back into the context (the
   // directory, the counters) when they complete: wait for them while the context still exists.

@@ -15,6 +15,7 @@
 
 namespace im {
 
+class CursorFlushTicker;
 class Directory;
 
 // A handle to one connection actor, held by its session.
@@ -83,6 +84,7 @@ class Runtime {
   std::unique_ptr<Impl> impl_;
   Counters counters_;
   DedupIndex dedup_index_;
+  std::unique_ptr<CursorFlushTicker> cursor_flush_;
   std::unique_ptr<Context> context_;
 };
 

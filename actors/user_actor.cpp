@@ -53,6 +53,7 @@ AttachReply attach(UserSelf* self, AttachRequest& req) {
   dev.cursor = cursor;
   dev.sent = cursor;
   dev.next_cseq = record.next_cseq;
+  dev.cursor_stored = record.known ? record.cursor : 0;
   st.devices.emplace(req.device, std::move(dev));
   reply.useq = st.head;
   reply.next_cseq = record.next_cseq;

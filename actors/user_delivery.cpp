@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/cursor_flush_ticker.hpp"
 #include "actors/user_state.hpp"
 #include "protocol/errors.hpp"
 
@@ -103,6 +104,7 @@ void persist_device(UserSelf* self, const std::string& name) {
   auto it = st.devices.find(name);
   if (it == st.devices.end()) return;
   it->second.cursor_dirty = false;
+  it->second.cursor_stored = it->second.cursor;
   DeviceRecord record{true, it->second.cursor, it->second.next_cseq};
   auto user = st.user;
   st.ctx->store.commit([=](Txn& txn) { put_device(txn, user, name, record); }, nullptr);
@@ -115,6 +117,7 @@ void flush_cursors(UserSelf* self) {
   for (auto& [name, dev] : st.devices) {
     if (!dev.cursor_dirty) continue;
     dev.cursor_dirty = false;
+    dev.cursor_stored = dev.cursor;
     dirty.emplace_back(name, DeviceRecord{true, dev.cursor, dev.next_cseq});
   }
   if (dirty.empty()) return;
@@ -145,7 +148,7 @@ void on_ack(UserSelf* self, const std::string& name, uint64_t useq) {
     dev.cursor_dirty = true;
     if (!st.cursor_flush_armed) {
       st.cursor_flush_armed = true;
-      self->delayed_send(self, milliseconds(flush_ms), cursor_flush_atom::value);
+      st.ctx->cursor_flush.request(caf::actor_cast<caf::actor>(self));
     }
   }
   pump(self, name);

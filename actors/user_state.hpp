@@ -37,6 +37,7 @@ struct DeviceState {
   uint64_t next_cseq = 1;
   ReorderQueue reorder;
   bool cursor_dirty = false;  // cursor acknowledged but not yet written (flush_cursors)
+  uint64_t cursor_stored = 0;  // the cursor as last read from or handed to the store (admin view)
 };
 
 // Who waits for the send_ack of a cid whose write is in flight.
@@ -70,7 +71,7 @@ struct UserState {
   std::unordered_set<UserId> listed_peers;
   std::unordered_map<std::string, std::vector<AckWaiter>> in_flight;  // cid -> waiters
   uint64_t idle_generation = 0;
-  bool cursor_flush_armed = false;  // a cursor_flush_atom is on its way (user_delivery.cpp)
+  bool cursor_flush_armed = false;  // asked the CursorFlushTicker; cleared by flush_cursors
   // Read cursors of one-to-one conversations (user_read.cpp), by conv id, loaded on first use;
   // this actor is their only writer, so the map is ahead of the store, never behind it.
   std::unordered_map<std::string, uint64_t> read_cursors;
@@ -94,7 +95,8 @@ void pump_all(UserSelf* self);
 void on_ack(UserSelf* self, const std::string& device, uint64_t useq);
 void on_retry_tick(UserSelf* self, const std::string& device, uint64_t generation);
 void persist_device(UserSelf* self, const std::string& device);
-// Writes every cursor acknowledged since the last write, in one commit (the cursor_flush_atom timer).
+// Writes every cursor acknowledged since the last write, in one commit (cursor_flush_atom, from the
+// CursorFlushTicker).
 void flush_cursors(UserSelf* self);
 
 // Sending (user_send.cpp).

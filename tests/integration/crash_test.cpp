@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "integration/ops_support.hpp"
 #include "support/inbox_reader.hpp"
 #include "support/server_process.hpp"
 #include "support/test_server.hpp"
@@ -235,4 +236,44 @@ TEST_CASE("cursor writes are deferred: kill -9 re-sends acknowledged events with
   InboxReader after(*b);
   CHECK_FALSE(after.collect(1, 300ms));  // nothing after useq 5 to send
   CHECK(after.events().empty());
+}
+
+TEST_CASE("a deferred cursor is written within --cursor-flush-ms: after kill -9 the device resumes there") {
+  imtest::TempDir dir;
+  std::vector<std::string> args = {"--password-hash-cost", "min", "--log-level", "warn", "--cursor-flush-ms", "50",
+                                   "--admin-token", opstest::kAdminToken};
+  imclient::Account alice, bob;
+  {
+    imtest::ServerProcess server(dir.path(), args);
+    alice = imclient::register_and_login(server.endpoint, "flush_alice", "password123");
+    bob = imclient::register_and_login(server.endpoint, "flush_bob", "password123");
+    auto b = imclient::connect_authed(server.endpoint, bob.token, "phone", nullptr, imclient::Transport::websocket,
+                                      imclient::Encoding::json, 0);
+    auto a = imclient::connect_authed(server.endpoint, alice.token, "a");
+    for (int n = 0; n < 5; ++n) {
+      a->send(numbered(bob.user, n));
+      a->expect("send_ack");
+    }
+    InboxReader inbox(*b);
+    REQUIRE(inbox.collect(3, 5s));  // acknowledges useq 1..3
+    // No disconnect and no stop: only the flush timer hands the cursor to the store.
+    auto stored = [&] {
+      auto user = opstest::admin_json(server.endpoint, "/admin/users/" + std::to_string(bob.user));
+      for (const auto& d : user["devices"])
+        if (d["device"] == "phone") return d["cursor_stored"].get<uint64_t>();
+      return uint64_t{0};
+    };
+    REQUIRE(opstest::eventually([&] { return stored() == 3; }));
+    // Writes are applied in order: once a later send is acknowledged, the cursor's write is in
+    // LevelDB's log, which survives kill -9.
+    a->send(numbered(bob.user, 5));
+    a->expect("send_ack");
+    server.stop(SIGKILL);
+  }
+  imtest::ServerProcess server(dir.path(), args);
+  auto b = imclient::connect_authed(server.endpoint, bob.token, "phone");
+  InboxReader again(*b);
+  REQUIRE(again.collect(3, 5s));
+  CHECK(again.events().front()["useq"] == 4);
+  CHECK(again.events().back()["body"]["n"] == 5);
 }

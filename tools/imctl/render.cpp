@@ -104,13 +104,14 @@ void print_user(std::ostream& out, const nlohmann::json& u) {
   out << "mailbox:        " << cell(u["mailbox"]) << (u.value("live", false) ? "" : " (no live actor)") << "\n";
   std::vector<Row> rows;
   for (const auto& d : u.value("devices", nlohmann::json::array()))
-    rows.push_back({cell(d["device"]), cell(d["cursor"]), cell(d["unacked"]), cell(d["next_cseq"]), cell(d["held"])});
+    rows.push_back({cell(d["device"]), cell(d["cursor"]), cell(d["cursor_stored"]), cell(d["unacked"]),
+                    cell(d["next_cseq"]), cell(d["held"])});
   if (rows.empty()) {
     out << "devices:        none connected\n";
     return;
   }
   out << "devices:\n";
-  print_table(out, {"DEVICE", "CURSOR", "UNACKED", "NEXT_CSEQ", "HELD"}, rows);
+  print_table(out, {"DEVICE", "CURSOR", "STORED", "UNACKED", "NEXT_CSEQ", "HELD"}, rows);
 }
 
 void print_group(std::ostream& out, const nlohmann::json& g) {
