@@ -43,6 +43,7 @@ std::string user_snapshot(UserActorSelf* self) {
            {"devices", std::move(devices)},
            {"dedup_entries", st.ctx->dedup_index.cids(st.user)},
            {"in_flight", st.in_flight.size()},
+           {"cached_events", st.recent.size()},
            {"mailbox", self->mailbox().size()},
            {"live", true}};
   return out.dump();

@@ -73,6 +73,7 @@ void detach(UserSelf* self, const std::string& device, const caf::actor& connect
   if (it == st.devices.end() || it->second.connection != connection) return;
   persist_device(self, device);
   st.devices.erase(it);
+  drop_acknowledged(st);
   st.ctx->directory.set_online_devices(st.user, st.devices.size());
   if (st.devices.empty()) {
     announce_presence(self, false);  // the last device (user_presence.cpp)

@@ -13,7 +13,9 @@ namespace im {
 
 namespace {
 
-// How many recent events stay in memory; older ones are read back from the store.
+// At most how many recent events stay in memory; older ones are read back from the store. The tail
+// must cover how far a busy device lags behind the head: 128 made the group benchmark read events
+// back from the store and cost 15% of its rate (docs/BENCHMARKS.md, round 5).
 constexpr size_t kRecentEvents = 512;
 
 using std::chrono::milliseconds;
@@ -51,9 +53,20 @@ void send_text_to_device(UserSelf* self, const std::string& device, std::string 
   it->second.outlet->send(std::make_shared<const std::string>(std::move(frame_text)));
 }
 
+void drop_acknowledged(UserState& st) {
+  uint64_t everyone_has = st.head;
+  for (const auto& [name, dev] : st.devices) everyone_has = std::min(everyone_has, dev.cursor);
+  while (!st.recent.empty() && st.recent.front().first <= everyone_has) st.recent.pop_front();
+}
+
 void note_appended(UserSelf* self, uint64_t useq, SharedText text) {
   auto& st = self->state;
   if (useq <= st.head) return;  // already known (read from the store at start)
+  if (st.devices.empty()) {  // nobody to push it to; a device that connects reads the store
+    st.recent.clear();
+    st.head = useq;
+    return;
+  }
   if (!st.recent.empty() && st.recent.back().first + 1 != useq) st.recent.clear();
   st.recent.emplace_back(useq, std::move(text));
   if (st.recent.size() > kRecentEvents) st.recent.pop_front();
@@ -138,6 +151,7 @@ void on_ack(UserSelf* self, const std::string& name, uint64_t useq) {
   if (useq <= dev.cursor) return;
   dev.cursor = useq;
   dev.retries = 0;
+  drop_acknowledged(st);
   dev.oldest_unacked_at = Clock::now();
   // The cursor only saves a device from being sent again what it already has (it drops those by
   // useq), so it is written at most every cursor_flush_ms, not once per ACK.

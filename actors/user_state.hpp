@@ -64,7 +64,10 @@ struct UserState {
   Context* ctx = nullptr;
   UserId user = 0;
   uint64_t head = 0;  // newest durable useq
-  std::deque<std::pair<uint64_t, SharedText>> recent;  // contiguous tail of the inbox
+  // A contiguous tail of the inbox: the events some connected device has not acknowledged yet
+  // (at most 512), so pushes and resends need not read the store. Dropped once every device has
+  // them: a caught-up user keeps next to nothing here (drop_acknowledged).
+  std::deque<std::pair<uint64_t, SharedText>> recent;
   std::map<std::string, DeviceState> devices;          // connected devices only
   // Peers whose direct conversation is known to be in both users' lists (keys::user_conv): a send
   // to them writes no list entry. Forgotten on passivation, so the first send after it writes again.
@@ -90,6 +93,8 @@ using UserSelf = caf::stateful_actor<UserState>;
 
 // Delivery (user_delivery.cpp).
 void note_appended(UserSelf* self, uint64_t useq, SharedText text);
+// Drops the in-memory events every connected device has acknowledged (all of them when none is).
+void drop_acknowledged(UserState& st);
 void pump(UserSelf* self, const std::string& device);
 void pump_all(UserSelf* self);
 void on_ack(UserSelf* self, const std::string& device, uint64_t useq);

@@ -168,6 +168,50 @@ TEST_CASE("status, connections and users show live connections, devices and ACK 
   CHECK(alice_view["dedup_entries"] == 3);
 }
 
+TEST_CASE("a user actor keeps in memory only the events a connected device has not acknowledged") {
+  imtest::TestServer server(opstest::with_admin());
+  auto alice = server.account("alice");
+  auto bob = server.account("bob");
+  auto sender = imclient::connect_authed(server.endpoint, alice.token, "phone");
+  auto phone = imclient::connect_authed(server.endpoint, bob.token, "phone");
+  auto laptop = imclient::connect_authed(server.endpoint, bob.token, "laptop");
+  auto bob_view = [&] { return admin_json(server.endpoint, "/admin/users/" + std::to_string(bob.user)); };
+  auto cursor_of = [&](const json& view, const std::string& device) {
+    auto d = find_device(view, device);
+    return d.is_null() ? uint64_t{0} : d["cursor"].get<uint64_t>();
+  };
+  for (int i = 0; i < 3; ++i) {
+    sender->send(imclient::text_message(bob.user, "hello " + std::to_string(i)));
+    sender->expect("send_ack");
+  }
+  for (int i = 0; i < 3; ++i) {
+    phone->expect("msg");
+    laptop->expect("msg");
+  }
+  CHECK(bob_view()["cached_events"] == 3);
+  // The phone has all three, the laptop not yet: all three stay.
+  phone->send({{"type", "ack"}, {"useq", 3}});
+  json view;
+  REQUIRE(eventually([&] { return cursor_of(view = bob_view(), "phone") == 3; }));
+  CHECK(view["cached_events"] == 3);
+  // The laptop has two: only the third stays.
+  laptop->send({{"type", "ack"}, {"useq", 2}});
+  REQUIRE(eventually([&] { return cursor_of(view = bob_view(), "laptop") == 2; }));
+  CHECK(view["cached_events"] == 1);
+  // The laptop goes away: every device still connected has everything.
+  laptop->close();
+  REQUIRE(eventually([&] { return (view = bob_view())["devices"].size() == 1; }));
+  CHECK(view["cached_events"] == 0);
+  // A new event is kept until the phone acknowledges it.
+  sender->send(imclient::text_message(bob.user, "later"));
+  sender->expect("send_ack");
+  auto later = phone->expect("msg");
+  CHECK(bob_view()["cached_events"] == 1);
+  phone->send({{"type", "ack"}, {"useq", later["useq"]}});
+  REQUIRE(eventually([&] { return cursor_of(view = bob_view(), "phone") == 4; }));
+  CHECK(view["cached_events"] == 0);
+}
+
 TEST_CASE("a held send shows in the user's view; unknown and offline users") {
   imtest::TestServer server(opstest::with_admin([](im::ServerOptions& o) { o.reorder_ms = 60000; }));
   auto alice = server.account();

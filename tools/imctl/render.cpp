@@ -101,6 +101,7 @@ void print_user(std::ostream& out, const nlohmann::json& u) {
   out << "online:         " << cell(u["online"]) << "\n";
   out << "inbox head:     " << cell(u["useq"]) << " (useq)\n";
   out << "dedup entries:  " << cell(u["dedup_entries"]) << "\n";
+  if (u.contains("cached_events")) out << "cached events:  " << cell(u["cached_events"]) << "\n";
   out << "mailbox:        " << cell(u["mailbox"]) << (u.value("live", false) ? "" : " (no live actor)") << "\n";
   std::vector<Row> rows;
   for (const auto& d : u.value("devices", nlohmann::json::array()))
