@@ -1,6 +1,6 @@
 #pragma once
-// One timer for every user actor's cursor flush (PROTOCOL.md section 6: cursors are written at
-// most every cursor_flush_ms). An actor whose device cursors moved asks once; within one period
+// One timer for every user actor's cursor flush (--cursor-flush-ms: a device's acknowledged cursor
+// is written within that time, all of a user's dirty cursors in one write; PROTOCOL.md section 10). An actor whose device cursors moved asks once; within one period
 // every actor that asked gets one cursor_flush_atom, and an actor asks again only after its
 // flush. The timer runs only while someone waits, so an idle server has none.
 //

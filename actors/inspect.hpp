@@ -41,8 +41,8 @@ std::string connection_snapshot(const ConnectionFacts& facts);
 struct UserState;
 using UserActorSelf = caf::stateful_actor<UserState>;
 
-// {"user","online","useq","devices":[{"device","cursor","unacked","next_cseq","held","sent",
-//  "retries"}],"dedup_entries","in_flight","mailbox","live":true}
+// {"user","online","useq","devices":[{"device","cursor","cursor_stored","unacked","next_cseq",
+//  "held","sent","retries"}],"dedup_entries","in_flight","cached_events","mailbox","live":true}
 std::string user_snapshot(UserActorSelf* self);
 
 // Sends `kicked` (reason "admin") and close 4004 to the user's connection of `device`, or of every

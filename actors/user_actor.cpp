@@ -31,6 +31,8 @@ AttachReply attach(UserSelf* self, AttachRequest& req) {
   if (existing != st.devices.end()) {
     // Same device again: the new connection replaces the old one.
     self->send(existing->second.connection, kick_atom::value, std::string("replaced"));
+    // Its unwritten cursor is written now; the new connection's entry starts clean.
+    if (existing->second.cursor_dirty) persist_device(self, req.device);
     record = DeviceRecord{true, existing->second.cursor, existing->second.next_cseq};
     st.devices.erase(existing);
   } else {
@@ -110,11 +112,13 @@ caf::behavior user_actor(UserSelf* self, Context* ctx, UserId user) {
         auto it = self->state.devices.find(device);
         if (it == self->state.devices.end()) return;
         auto& dev = it->second;
+        auto before = dev.cursor;
         dev.cursor = std::min(since, self->state.head);
         dev.sent = dev.cursor;
         dev.retries = 0;
         ++dev.retry_generation;
         dev.retry_timer_armed = false;
+        if (dev.cursor != before) note_cursor_moved(self, device, dev);
         pump(self, device);
       },
       [=](appended_atom, uint64_t useq, const SharedText& text) {

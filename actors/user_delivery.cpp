@@ -96,7 +96,10 @@ void pump(UserSelf* self, const std::string& name) {
     if (events.empty()) {
       // Everything up to head fell out of retention.
       dev.sent = st.head;
-      if (dev.cursor < dev.sent) dev.cursor = dev.sent;
+      if (dev.cursor < dev.sent) {
+        dev.cursor = dev.sent;
+        note_cursor_moved(self, name, dev);
+      }
       break;
     }
     for (auto& e : events) {
@@ -142,6 +145,22 @@ void flush_cursors(UserSelf* self) {
       nullptr);
 }
 
+void note_cursor_moved(UserSelf* self, const std::string& name, DeviceState& dev) {
+  auto& st = self->state;
+  drop_acknowledged(st);
+  // The cursor only saves a device from being sent again what it already has (it drops those by
+  // useq), so it is written within cursor_flush_ms, not once per ACK.
+  if (st.ctx->options.cursor_flush_ms <= 0) {
+    persist_device(self, name);
+    return;
+  }
+  dev.cursor_dirty = true;
+  if (!st.cursor_flush_armed) {
+    st.cursor_flush_armed = true;
+    st.ctx->cursor_flush.request(caf::actor_cast<caf::actor>(self));
+  }
+}
+
 void on_ack(UserSelf* self, const std::string& name, uint64_t useq) {
   auto& st = self->state;
   auto it = st.devices.find(name);
@@ -151,20 +170,8 @@ void on_ack(UserSelf* self, const std::string& name, uint64_t useq) {
   if (useq <= dev.cursor) return;
   dev.cursor = useq;
   dev.retries = 0;
-  drop_acknowledged(st);
   dev.oldest_unacked_at = Clock::now();
-  // The cursor only saves a device from being sent again what it already has (it drops those by
-  // useq), so it is written at most every cursor_flush_ms, not once per ACK.
-  auto flush_ms = st.ctx->options.cursor_flush_ms;
-  if (flush_ms <= 0) {
-    persist_device(self, name);
-  } else {
-    dev.cursor_dirty = true;
-    if (!st.cursor_flush_armed) {
-      st.cursor_flush_armed = true;
-      st.ctx->cursor_flush.request(caf::actor_cast<caf::actor>(self));
-    }
-  }
+  note_cursor_moved(self, name, dev);
   pump(self, name);
 }
 

@@ -95,6 +95,9 @@ using UserSelf = caf::stateful_actor<UserState>;
 void note_appended(UserSelf* self, uint64_t useq, SharedText text);
 // Drops the in-memory events every connected device has acknowledged (all of them when none is).
 void drop_acknowledged(UserState& st);
+// `dev`'s cursor changed: drops what every device now has and schedules the cursor's write
+// (within cursor_flush_ms, or at once when that is 0).
+void note_cursor_moved(UserSelf* self, const std::string& device, DeviceState& dev);
 void pump(UserSelf* self, const std::string& device);
 void pump_all(UserSelf* self);
 void on_ack(UserSelf* self, const std::string& device, uint64_t useq);

@@ -194,6 +194,7 @@ void get_user(RouteContext& ctx, const std::string& id_text) {
              {"devices", json::array()},
              {"dedup_entries", 0},
              {"in_flight", 0},
+             {"cached_events", 0},
              {"mailbox", 0},
              {"live", false}};
     reply(json_response(req, http::status::ok, out));

@@ -210,6 +210,17 @@ TEST_CASE("a user actor keeps in memory only the events a connected device has n
   phone->send({{"type", "ack"}, {"useq", later["useq"]}});
   REQUIRE(eventually([&] { return cursor_of(view = bob_view(), "phone") == 4; }));
   CHECK(view["cached_events"] == 0);
+  // With no device connected nothing is kept; a device that comes back reads the store, in order.
+  phone->close();
+  REQUIRE(eventually([&] { return (view = bob_view())["devices"].empty(); }));
+  for (int i = 0; i < 2; ++i) {
+    sender->send(imclient::text_message(bob.user, "offline " + std::to_string(i)));
+    sender->expect("send_ack");
+  }
+  CHECK(bob_view()["cached_events"] == 0);
+  auto back = imclient::connect_authed(server.endpoint, bob.token, "phone");
+  CHECK(back->expect("msg")["useq"] == 5);
+  CHECK(back->expect("msg")["useq"] == 6);
 }
 
 TEST_CASE("a held send shows in the user's view; unknown and offline users") {

@@ -105,7 +105,7 @@ void print_user(std::ostream& out, const nlohmann::json& u) {
   out << "mailbox:        " << cell(u["mailbox"]) << (u.value("live", false) ? "" : " (no live actor)") << "\n";
   std::vector<Row> rows;
   for (const auto& d : u.value("devices", nlohmann::json::array()))
-    rows.push_back({cell(d["device"]), cell(d["cursor"]), cell(d["cursor_stored"]), cell(d["unacked"]),
+    rows.push_back({cell(d["device"]), cell(d["cursor"]), cell(d.value("cursor_stored", nlohmann::json())), cell(d["unacked"]),
                     cell(d["next_cseq"]), cell(d["held"])});
   if (rows.empty()) {
     out << "devices:        none connected\n";
