@@ -43,7 +43,7 @@ bool wait_server_authenticated(const Target& target, double n, double limit_s) {
   return false;
 }
 
-std::string describe_cpu(const nlohmann::json& phase) {
+std::string describe_usage(const nlohmann::json& phase) {
   auto number = [&](const char* key) -> std::string {
     auto it = phase.find(key);
     if (it == phase.end() || !it->is_number()) return "null";
@@ -61,6 +61,11 @@ std::string describe_cpu(const nlohmann::json& phase) {
   for (size_t i = 0; i < threads.size(); ++i)
     s << (i == 0 ? " (" : ", ") << threads[i].second << " " << threads[i].first << (i + 1 == threads.size() ? ")" : "");
   s << ", imbench " << number("bench_cpu_s") << " s";
+  auto rss = phase.find("server_rss_kib");
+  if (rss != phase.end() && rss->is_object()) {
+    auto start = rss->value("start", int64_t{-1}), end = rss->value("end", int64_t{-1});
+    if (start >= 0 && end >= 0) s << "; server RSS " << start / 1024 << " -> " << end / 1024 << " MiB";
+  }
   return s.str();
 }
 
@@ -69,6 +74,7 @@ PhaseMeter::PhaseMeter(const RunContext& ctx) : ctx_(ctx) {}
 void PhaseMeter::start() {
   metrics_ = fetch_metrics(ctx_.target);
   server_cpu_ = ctx_.server_pid > 0 ? cpu_seconds(ctx_.server_pid) : -1;
+  server_rss_start_kib_ = ctx_.server_pid > 0 ? resident_kib(ctx_.server_pid) : -1;
   if (ctx_.server_pid > 0) server_threads_ = thread_cpu_seconds(ctx_.server_pid);
   own_cpu_ = own_cpu_seconds();
   started_ = Clock::now();
@@ -91,6 +97,12 @@ nlohmann::json PhaseMeter::stop() {
     }
   out["server_threads_cpu_s"] = by_name;
   out["bench_cpu_s"] = own_cpu_seconds() - own_cpu_;
+  // What the load left resident (the connections are still open): with the start, how much a
+  // scenario's traffic costs in memory, besides the idle scenario's per-connection figure.
+  if (ctx_.server_pid > 0)
+    out["server_rss_kib"] = {{"start", server_rss_start_kib_}, {"end", resident_kib(ctx_.server_pid)}};
+  else
+    out["server_rss_kib"] = nullptr;
   auto after = fetch_metrics(ctx_.target);
   nlohmann::json counters = nlohmann::json::object();
   for (const char* name : {"imserver_messages_accepted_total", "imserver_deliveries_total", "imserver_retransmits_total",

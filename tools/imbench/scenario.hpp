@@ -45,6 +45,7 @@ class PhaseMeter {
   PhaseMeter(const RunContext& ctx);
   void start();
   // {"wall_s","server_cpu_s","server_threads_cpu_s":{thread name: s},"bench_cpu_s",
+  //  "server_rss_kib":{"start","end"} (VmRSS; null without a server pid),
   //  "server_counters":{retransmits, ack_timeouts, ...}}
   nlohmann::json stop();
   double elapsed_s() const;
@@ -53,13 +54,14 @@ class PhaseMeter {
   const RunContext& ctx_;
   Clock::time_point started_;
   double server_cpu_ = -1, own_cpu_ = 0;
+  int64_t server_rss_start_kib_ = -1;
   std::map<pid_t, ThreadCpu> server_threads_;
   std::map<std::string, double> metrics_;
 };
 
-// "CPU: server S s (thread T s, ...), imbench B s" from PhaseMeter::stop()'s figures, the
-// server's threads busiest first.
-std::string describe_cpu(const nlohmann::json& phase);
+// "CPU: server S s (thread T s, ...), imbench B s; server RSS A -> B MiB" from PhaseMeter::stop()'s
+// figures, the server's threads busiest first.
+std::string describe_usage(const nlohmann::json& phase);
 
 // The server's /metrics as name -> value (labelled series keep their labels in the name).
 // Empty when it cannot be fetched.

@@ -250,6 +250,7 @@ ScenarioResult run_churn(const RunContext& ctx) {
        {"duplicates", duplicates}, {"retransmits_filtered", filtered}, {"unexpected", unexpected}, {"errors", errors},
        {"settled", settled && drain_pending == 0}, {"server_cpu_s", phase["server_cpu_s"]},
        {"server_threads_cpu_s", phase["server_threads_cpu_s"]}, {"bench_cpu_s", phase["bench_cpu_s"]}, {"server_counters", phase["server_counters"]},
+       {"server_rss_kib", phase["server_rss_kib"]},
        {"loadavg_1m", phase["loadavg_1m"]}};
   if (!first_error.empty()) d["first_error"] = first_error;
   result.ok = settled && drain_pending == 0 && sent == acked && missing == 0 && duplicates == 0 && unexpected == 0 &&
@@ -261,7 +262,7 @@ ScenarioResult run_churn(const RunContext& ctx) {
     << thousands(d["connects_per_s"].get<double>()) << " /s; connect+auth " << describe_latency(d["connect_auth_latency_ms"])
     << "\n  sent " << sent << ", acked " << acked << ", missing after drain " << missing << ", duplicates " << duplicates
     << ", auth failures " << auth_failures << (first_error.empty() ? "" : " (" + first_error + ")") << ", unexpected "
-    << unexpected << ", errors " << json(errors).dump() << "\n  " << describe_cpu(phase) << "\n  " << (result.ok ? "OK" : "FAILED");
+    << unexpected << ", errors " << json(errors).dump() << "\n  " << describe_usage(phase) << "\n  " << (result.ok ? "OK" : "FAILED");
   result.summary = s.str();
   return result;
 }

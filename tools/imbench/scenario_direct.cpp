@@ -138,6 +138,7 @@ ScenarioResult run_direct(const RunContext& ctx) {
   d["closed_early"] = fleet.closed_early();
   d["server_cpu_s"] = phase["server_cpu_s"];
   d["server_threads_cpu_s"] = phase["server_threads_cpu_s"];
+  d["server_rss_kib"] = phase["server_rss_kib"];
   d["bench_cpu_s"] = phase["bench_cpu_s"];
   d["server_counters"] = phase["server_counters"];
   d["loadavg_1m"] = phase["loadavg_1m"];
@@ -154,7 +155,7 @@ ScenarioResult run_direct(const RunContext& ctx) {
     << "  send->send_ack " << describe_latency(d["ack_latency_ms"]) << "\n"
     << "  lost " << lost << ", unacked " << unacked << ", echo missing " << echo_missing << ", duplicates " << duplicates
     << ", unexpected " << unexpected << ", closed early " << fleet.closed_early() << ", errors " << json(errors).dump()
-    << "\n  " << describe_cpu(phase) << "\n"
+    << "\n  " << describe_usage(phase) << "\n"
     << "  " << (result.ok ? "OK" : "FAILED");
   result.summary = s.str();
   return result;

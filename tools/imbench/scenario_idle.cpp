@@ -204,7 +204,7 @@ ScenarioResult run_idle(const RunContext& ctx) {
     << thousands(static_cast<double>(rss_held)) << " KiB after holding " << o.hold_s << " s\n"
     << "  " << thousands(per_conn) << " bytes per connection\n"
     << "  pongs " << pongs << ", closed early " << closed_early << ", unclosed at the end " << unclosed
-    << "\n  " << describe_cpu(phase) << "\n  "
+    << "\n  " << describe_usage(phase) << "\n  "
     << (result.ok ? "OK" : "FAILED");
   result.summary = s.str();
   return result;
