@@ -1,8 +1,9 @@
 #pragma once
-// One timer for every user actor's cursor flush (--cursor-flush-ms: a device's acknowledged cursor
-// is written within that time, all of a user's dirty cursors in one write; PROTOCOL.md section 10). An actor whose device cursors moved asks once; within one period
-// every actor that asked gets one cursor_flush_atom, and an actor asks again only after its
-// flush. The timer runs only while someone waits, so an idle server has none.
+// One timer for every user actor's cursor flush (--cursor-flush-ms: a device's acknowledged
+// cursor is written within that time, all of a user's dirty cursors in one write; PROTOCOL.md
+// section 10). An actor whose device cursors moved asks once; within one period every actor that
+// asked gets one cursor_flush_atom, and an actor asks again only after its flush. The timer runs
+// only while someone waits, so an idle server has none.
 //
 // Why not a delayed_send per actor: with 1,000 busy users that was 5,000 timers a second, and
 // each arm woke CAF's clock thread (a futex wake and two context switches, which this project's

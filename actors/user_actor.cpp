@@ -28,15 +28,18 @@ AttachReply attach(UserSelf* self, AttachRequest& req) {
   }
   bool was_online = !st.devices.empty();
   DeviceRecord record;
+  uint64_t stored = 0;  // the device's cursor as the store has it (or will, once queued writes land)
   if (existing != st.devices.end()) {
     // Same device again: the new connection replaces the old one.
     self->send(existing->second.connection, kick_atom::value, std::string("replaced"));
     // Its unwritten cursor is written now; the new connection's entry starts clean.
     if (existing->second.cursor_dirty) persist_device(self, req.device);
     record = DeviceRecord{true, existing->second.cursor, existing->second.next_cseq};
+    stored = existing->second.cursor_stored;
     st.devices.erase(existing);
   } else {
     record = load_device(st.ctx->store, st.user, req.device);
+    stored = record.known ? record.cursor : 0;
   }
   // A device never seen before starts at the head: it reads history over HTTP.
   uint64_t cursor = record.known ? record.cursor : st.head;
@@ -55,8 +58,10 @@ AttachReply attach(UserSelf* self, AttachRequest& req) {
   dev.cursor = cursor;
   dev.sent = cursor;
   dev.next_cseq = record.next_cseq;
-  dev.cursor_stored = record.known ? record.cursor : 0;
-  st.devices.emplace(req.device, std::move(dev));
+  dev.cursor_stored = stored;
+  auto& added = st.devices.emplace(req.device, std::move(dev)).first->second;
+  // `since` or a gap moved it: written like any other move (a new device is written below).
+  if (record.known && added.cursor != stored) note_cursor_moved(self, req.device, added);
   reply.useq = st.head;
   reply.next_cseq = record.next_cseq;
   st.ctx->directory.set_online_devices(st.user, st.devices.size());

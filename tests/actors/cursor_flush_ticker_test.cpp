@@ -40,12 +40,13 @@ TEST_CASE("every actor that asked gets a cursor_flush; a request after the tick 
 TEST_CASE("after stop, requests are dropped and the actor system can shut down") {
   caf::actor_system_config config;
   caf::actor_system system{config};
-  im::CursorFlushTicker ticker(system, 20);
+  // A period long enough that the stop surely comes before the first tick.
+  im::CursorFlushTicker ticker(system, 200);
   caf::scoped_actor a{system};
   ticker.request(caf::actor_cast<caf::actor>(a));  // waiting when stopped: dropped too
   ticker.stop();
   ticker.request(caf::actor_cast<caf::actor>(a));
   // Five periods: a tick armed before the stop would have come by now.
-  CHECK_FALSE(flushed(a, 100ms));
+  CHECK_FALSE(flushed(a, 1000ms));
   ticker.stop();  // twice is harmless
 }

@@ -223,6 +223,49 @@ TEST_CASE("a user actor keeps in memory only the events a connected device has n
   CHECK(back->expect("msg")["useq"] == 6);
 }
 
+TEST_CASE("cursor_stored follows every cursor move: a replaced connection, sync, since") {
+  // A flush interval far longer than the test: only the moves that write at once show here.
+  imtest::TestServer server(opstest::with_admin([](im::ServerOptions& o) { o.cursor_flush_ms = 60000; }));
+  auto alice = server.account("alice");
+  auto bob = server.account("bob");
+  auto sender = imclient::connect_authed(server.endpoint, alice.token, "phone");
+  auto phone = imclient::connect_authed(server.endpoint, bob.token, "phone");
+  for (int i = 0; i < 3; ++i) {
+    sender->send(imclient::text_message(bob.user, "hello " + std::to_string(i)));
+    sender->expect("send_ack");
+  }
+  for (int i = 0; i < 3; ++i) phone->expect("msg");
+  auto phone_view = [&] {
+    return find_device(admin_json(server.endpoint, "/admin/users/" + std::to_string(bob.user)), "phone");
+  };
+  phone->send({{"type", "ack"}, {"useq", 3}});
+  json d;
+  REQUIRE(eventually([&] { return (d = phone_view())["cursor"] == 3; }));
+  CHECK(d["cursor_stored"] == 0);  // deferred: the next flush is a minute away
+  // The same device connects again: the old connection's unwritten cursor is written first.
+  auto again = imclient::connect_authed(server.endpoint, bob.token, "phone");
+  d = phone_view();
+  CHECK(d["cursor"] == 3);
+  CHECK(d["cursor_stored"] == 3);
+  // sync moves the cursor back; the move is scheduled like an ack (here: for the next flush).
+  again->send({{"type", "sync"}, {"since", 1}});
+  REQUIRE(eventually([&] { return (d = phone_view())["cursor"] == 1; }));
+  CHECK(d["cursor_stored"] == 3);
+  // A disconnect writes it; connecting with `since` moves it again.
+  again->close();
+  REQUIRE(again->wait_closed(5s));
+  auto with_since = imclient::connect_authed(server.endpoint, bob.token, "phone", nullptr, Transport::websocket,
+                                             Encoding::json, 2);
+  d = phone_view();
+  CHECK(d["cursor"] == 2);
+  CHECK(d["cursor_stored"] == 1);  // what the disconnect wrote; the move to 2 waits for the flush
+  with_since->close();
+  REQUIRE(with_since->wait_closed(5s));
+  server.restart();
+  auto after = imclient::connect_authed(server.endpoint, bob.token, "phone");
+  CHECK(after->expect("msg")["useq"] == 3);  // the disconnect wrote cursor 2
+}
+
 TEST_CASE("a held send shows in the user's view; unknown and offline users") {
   imtest::TestServer server(opstest::with_admin([](im::ServerOptions& o) { o.reorder_ms = 60000; }));
   auto alice = server.account();
@@ -244,6 +287,7 @@ TEST_CASE("a held send shows in the user's view; unknown and offline users") {
   CHECK(bob_view["online"] == false);
   CHECK(bob_view["devices"].empty());
   CHECK(bob_view["useq"] == 0);
+  CHECK(bob_view["cached_events"] == 0);
 
   auto missing = admin_get(server.endpoint, "/admin/users/987654321");
   CHECK(missing.status == 404);

@@ -102,6 +102,7 @@ TEST_CASE("imbench direct: every message acknowledged once and delivered once, b
   CHECK(run.result["echo_missing"] == 0);
   CHECK(run.result["duplicates"] == 0);
   CHECK(run.result["latency_ms"]["count"] == 4 * 2 * 150);
+  CHECK(run.result["server_rss_kib"]["end"].get<int64_t>() > 0);
 }
 
 TEST_CASE("imbench direct at a paced rate") {

@@ -62,12 +62,19 @@ std::string describe_usage(const nlohmann::json& phase) {
     s << (i == 0 ? " (" : ", ") << threads[i].second << " " << threads[i].first << (i + 1 == threads.size() ? ")" : "");
   s << ", imbench " << number("bench_cpu_s") << " s";
   auto rss = phase.find("server_rss_kib");
-  if (rss != phase.end() && rss->is_object()) {
-    auto start = rss->value("start", int64_t{-1}), end = rss->value("end", int64_t{-1});
-    if (start >= 0 && end >= 0) s << "; server RSS " << start / 1024 << " -> " << end / 1024 << " MiB";
-  }
+  auto known = [&](const char* key) { return rss->contains(key) && rss->at(key).is_number(); };
+  if (rss != phase.end() && rss->is_object() && known("start") && known("end"))
+    s << "; server RSS " << rss->at("start").get<int64_t>() / 1024 << " -> " << rss->at("end").get<int64_t>() / 1024
+      << " MiB";
   return s.str();
 }
+
+namespace {
+
+// resident_kib's -1 (unreadable) as JSON null, as for the CPU figures.
+nlohmann::json rss_or_null(int64_t kib) { return kib >= 0 ? nlohmann::json(kib) : nlohmann::json(); }
+
+}  // namespace
 
 PhaseMeter::PhaseMeter(const RunContext& ctx) : ctx_(ctx) {}
 
@@ -100,7 +107,7 @@ nlohmann::json PhaseMeter::stop() {
   // What the load left resident (the connections are still open): with the start, how much a
   // scenario's traffic costs in memory, besides the idle scenario's per-connection figure.
   if (ctx_.server_pid > 0)
-    out["server_rss_kib"] = {{"start", server_rss_start_kib_}, {"end", resident_kib(ctx_.server_pid)}};
+    out["server_rss_kib"] = {{"start", rss_or_null(server_rss_start_kib_)}, {"end", rss_or_null(resident_kib(ctx_.server_pid))}};
   else
     out["server_rss_kib"] = nullptr;
   auto after = fetch_metrics(ctx_.target);
