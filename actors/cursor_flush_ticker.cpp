@@ -11,7 +11,6 @@ namespace im {
 
 namespace {
 
-using arm_atom = caf::atom_constant<caf::atom("flusharm")>;
 using tick_atom = caf::atom_constant<caf::atom("flushtick")>;
 
 // The actors waiting for the next tick, shared by the requesters and the timer's actor.
@@ -22,10 +21,9 @@ struct Waiting {
   bool stopped = false;  // requests are dropped
 };
 
-caf::behavior ticker(caf::event_based_actor* self, std::shared_ptr<Waiting> waiting,
-                     std::chrono::milliseconds period) {
+// Sends cursor_flush_atom to every actor waiting when a tick arrives.
+caf::behavior ticker(caf::event_based_actor* self, std::shared_ptr<Waiting> waiting) {
   return {
-      [=](arm_atom) { self->delayed_send(self, period, tick_atom::value); },
       [=](tick_atom) {
         std::vector<caf::actor> due;
         {
@@ -43,11 +41,13 @@ caf::behavior ticker(caf::event_based_actor* self, std::shared_ptr<Waiting> wait
 struct CursorFlushTicker::Impl {
   std::shared_ptr<Waiting> waiting = std::make_shared<Waiting>();
   caf::actor timer;  // set once, before any request
+  std::chrono::milliseconds period{1};
 };
 
 CursorFlushTicker::CursorFlushTicker(caf::actor_system& system, int64_t period_ms)
     : impl_(std::make_unique<Impl>()) {
-  impl_->timer = system.spawn(ticker, impl_->waiting, std::chrono::milliseconds(std::max<int64_t>(1, period_ms)));
+  impl_->period = std::chrono::milliseconds(std::max<int64_t>(1, period_ms));
+  impl_->timer = system.spawn(ticker, impl_->waiting);
 }
 
 CursorFlushTicker::~CursorFlushTicker() { stop(); }
@@ -62,9 +62,8 @@ void CursorFlushTicker::request(const caf::actor& actor) {
     arm = !waiting.armed;
     waiting.armed = true;
   }
-  // The first request of a period starts the period's timer (one message to the timer's actor,
-  // which arms it: delayed_send needs an actor to send from).
-  if (arm) caf::anon_send(impl_->timer, arm_atom::value);
+  // The first request of a period starts the period's timer.
+  if (arm) caf::delayed_anon_send(impl_->timer, impl_->period, tick_atom::value);
 }
 
 void CursorFlushTicker::stop() {

@@ -27,6 +27,24 @@ json numbered(uint64_t to, int n) {
   return {{"type", "send"}, {"cid", "n" + std::to_string(n)}, {"to", {{"user", to}}}, {"body", {{"n", n}}}};
 }
 
+// Registers <prefix>_alice and <prefix>_bob; Alice ("a") sends Bob five numbered messages and
+// Bob's "phone" (connected with since 0) acknowledges the first three. Returns both connections.
+std::pair<std::unique_ptr<Connection>, std::unique_ptr<Connection>> five_sent_three_acknowledged(
+    const imclient::Endpoint& ep, const std::string& prefix, imclient::Account& alice, imclient::Account& bob) {
+  alice = imclient::register_and_login(ep, prefix + "_alice", "password123");
+  bob = imclient::register_and_login(ep, prefix + "_bob", "password123");
+  auto b = imclient::connect_authed(ep, bob.token, "phone", nullptr, imclient::Transport::websocket,
+                                    imclient::Encoding::json, 0);
+  auto a = imclient::connect_authed(ep, alice.token, "a");
+  for (int n = 0; n < 5; ++n) {
+    a->send(numbered(bob.user, n));
+    a->expect("send_ack");
+  }
+  InboxReader inbox(*b);
+  REQUIRE(inbox.collect(3, 5s));  // acknowledges useq 1..3
+  return {std::move(a), std::move(b)};
+}
+
 // Reads the whole inbox of a fresh device from the start and returns the `n` of each msg event.
 std::vector<int> delivered_numbers(const imclient::Endpoint& ep, const std::string& token, size_t expected) {
   auto conn = imclient::connect_authed(ep, token, "reader-" + imclient::fresh_cid(), nullptr,
@@ -203,17 +221,7 @@ TEST_CASE("cursor writes are deferred: kill -9 re-sends acknowledged events with
   imclient::Account alice, bob;
   {
     imtest::ServerProcess server(dir.path(), args);
-    alice = imclient::register_and_login(server.endpoint, "cursor_alice", "password123");
-    bob = imclient::register_and_login(server.endpoint, "cursor_bob", "password123");
-    auto b = imclient::connect_authed(server.endpoint, bob.token, "phone", nullptr, imclient::Transport::websocket,
-                                      imclient::Encoding::json, 0);
-    auto a = imclient::connect_authed(server.endpoint, alice.token, "a");
-    for (int n = 0; n < 5; ++n) {
-      a->send(numbered(bob.user, n));
-      a->expect("send_ack");
-    }
-    InboxReader inbox(*b);
-    REQUIRE(inbox.collect(3, 5s));  // acknowledges useq 1..3
+    auto [a, b] = five_sent_three_acknowledged(server.endpoint, "cursor", alice, bob);
     b->send({{"type", "ping"}});
     b->expect("pong");  // the acks before it were processed
     server.stop(SIGKILL);
@@ -245,17 +253,7 @@ TEST_CASE("a deferred cursor is written within --cursor-flush-ms: after kill -9 
   imclient::Account alice, bob;
   {
     imtest::ServerProcess server(dir.path(), args);
-    alice = imclient::register_and_login(server.endpoint, "flush_alice", "password123");
-    bob = imclient::register_and_login(server.endpoint, "flush_bob", "password123");
-    auto b = imclient::connect_authed(server.endpoint, bob.token, "phone", nullptr, imclient::Transport::websocket,
-                                      imclient::Encoding::json, 0);
-    auto a = imclient::connect_authed(server.endpoint, alice.token, "a");
-    for (int n = 0; n < 5; ++n) {
-      a->send(numbered(bob.user, n));
-      a->expect("send_ack");
-    }
-    InboxReader inbox(*b);
-    REQUIRE(inbox.collect(3, 5s));  // acknowledges useq 1..3
+    auto [a, b] = five_sent_three_acknowledged(server.endpoint, "flush", alice, bob);
     // No disconnect and no stop: only the flush timer hands the cursor to the store.
     auto stored = [&] {
       auto user = opstest::admin_json(server.endpoint, "/admin/users/" + std::to_string(bob.user));

@@ -61,11 +61,9 @@ std::string describe_usage(const nlohmann::json& phase) {
   for (size_t i = 0; i < threads.size(); ++i)
     s << (i == 0 ? " (" : ", ") << threads[i].second << " " << threads[i].first << (i + 1 == threads.size() ? ")" : "");
   s << ", imbench " << number("bench_cpu_s") << " s";
-  auto rss = phase.find("server_rss_kib");
-  auto known = [&](const char* key) { return rss->contains(key) && rss->at(key).is_number(); };
-  if (rss != phase.end() && rss->is_object() && known("start") && known("end"))
-    s << "; server RSS " << rss->at("start").get<int64_t>() / 1024 << " -> " << rss->at("end").get<int64_t>() / 1024
-      << " MiB";
+  auto rss = phase.value("server_rss_kib", nlohmann::json());  // null without a server pid
+  if (rss.is_object() && rss.value("start", nlohmann::json()).is_number() && rss.value("end", nlohmann::json()).is_number())
+    s << "; server RSS " << rss["start"].get<int64_t>() / 1024 << " -> " << rss["end"].get<int64_t>() / 1024 << " MiB";
   return s.str();
 }
 
