@@ -2,10 +2,18 @@
 
 #include <pthread.h>
 
+#include <cstring>
 #include <thread>
 #include <vector>
 
 #include "net/sessions.hpp"
+
+#if defined(BOOST_ASIO_HAS_IO_URING)
+#include <liburing.h>
+#if !defined(IM_ASIO_IO_URING_FIXED)
+#error "asio's io_uring backend is used without cmake/AsioIoUringFix.cmake's patched io_uring_service.ipp"
+#endif
+#endif
 
 namespace im {
 
@@ -78,6 +86,19 @@ class Listener : public std::enable_shared_from_this<Listener> {
   bool exhausted_ = false;
 };
 
+// A build on io_uring (CMakeLists.txt, IM_IO_URING) needs a kernel that allows it. Say so plainly
+// instead of failing at the first socket with asio's bare "io_uring_queue_init".
+void require_io_backend() {
+#if defined(BOOST_ASIO_HAS_IO_URING)
+  io_uring ring;
+  if (int rc = io_uring_queue_init(4, &ring, 0); rc < 0)
+    throw std::runtime_error(std::string("io_uring is not available here (") + std::strerror(-rc) +
+                             "): check sysctl kernel.io_uring_disabled and the container's seccomp profile, "
+                             "or build with cmake -DIM_IO_URING=OFF");
+  io_uring_queue_exit(&ring);
+#endif
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -98,6 +119,7 @@ Server::Server(const ServerOptions& options, Runtime& runtime, Accounts& account
 Server::~Server() { stop(); }
 
 uint16_t Server::start() {
+  require_io_backend();
   auto& options = impl_->state->options;
   if (!options.tls_cert.empty() || !options.tls_key.empty()) {
     auto tls = std::make_unique<ssl::context>(ssl::context::tls_server);
