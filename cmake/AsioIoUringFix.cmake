@@ -16,9 +16,15 @@
 # an interface target that selects asio's io_uring backend with that copy ahead of /usr/include.
 # Every replacement is checked: on any other Boost it warns and defines no target.
 function(im_asio_io_uring_target target)
-  set(source /usr/include/boost/asio/detail/impl/io_uring_service.ipp)
+  # The Boost that find_package chose, and only 1.81: the replacements below are 1.81's text.
+  find_file(IM_ASIO_IO_URING_SOURCE boost/asio/detail/impl/io_uring_service.ipp PATHS ${Boost_INCLUDE_DIRS} NO_DEFAULT_PATH)
+  find_path(URING_INCLUDE liburing.h)
+  if(NOT IM_ASIO_IO_URING_SOURCE OR NOT URING_INCLUDE OR NOT Boost_VERSION_STRING VERSION_EQUAL 1.81.0)
+    message(STATUS "asio io_uring backend: not built (needs Boost 1.81's asio and liburing's headers)")
+    return()
+  endif()
   set(dir ${CMAKE_BINARY_DIR}/asio-io-uring-fix)
-  file(READ ${source} text)
+  file(READ ${IM_ASIO_IO_URING_SOURCE} text)
   set(im_patch_failed FALSE)
 
   # 1. Closing with an operation still in the ring leaves the object to that operation.
@@ -130,7 +136,7 @@ function(im_asio_io_uring_target target)
   string(APPEND text "\n#define IM_ASIO_IO_URING_FIXED 1\n")
   file(MAKE_DIRECTORY ${dir}/boost/asio/detail/impl)
   file(CONFIGURE OUTPUT ${dir}/boost/asio/detail/impl/io_uring_service.ipp CONTENT "${text}" @ONLY)
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${source})
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${IM_ASIO_IO_URING_SOURCE})
   add_library(${target} INTERFACE)
   target_include_directories(${target} BEFORE INTERFACE ${dir})
   target_compile_definitions(${target} INTERFACE BOOST_ASIO_HAS_IO_URING BOOST_ASIO_DISABLE_EPOLL)

@@ -87,14 +87,15 @@ class Listener : public std::enable_shared_from_this<Listener> {
 };
 
 // A build on io_uring (CMakeLists.txt, IM_IO_URING) needs a kernel that allows it. Say so plainly
-// instead of failing at the first socket with asio's bare "io_uring_queue_init".
+// instead of failing at the first socket with asio's bare "io_uring_queue_init". The probe's ring
+// has asio's size (16,384 entries), so that a locked-memory limit (kernels before 5.12) shows here.
 void require_io_backend() {
 #if defined(BOOST_ASIO_HAS_IO_URING)
   io_uring ring;
-  if (int rc = io_uring_queue_init(4, &ring, 0); rc < 0)
+  if (int rc = io_uring_queue_init(16384, &ring, 0); rc < 0)
     throw std::runtime_error(std::string("io_uring is not available here (") + std::strerror(-rc) +
-                             "): check sysctl kernel.io_uring_disabled and the container's seccomp profile, "
-                             "or build with cmake -DIM_IO_URING=OFF");
+                             "): check sysctl kernel.io_uring_disabled, the container's seccomp profile and "
+                             "ulimit -l, or build with cmake -DIM_IO_URING=OFF");
   io_uring_queue_exit(&ring);
 #endif
 }
