@@ -40,6 +40,10 @@ struct Counters {
   std::atomic<uint64_t> actors_user{0};
   std::atomic<uint64_t> actors_group{0};
   std::atomic<uint64_t> accept_fd_exhausted{0};
+  // WebSocket writes the socket did not take whole at once: the rest waited for the client to read.
+  std::atomic<uint64_t> socket_writes_blocked{0};
+  // WebSocket connections closed with 1008 because more than send_queue_frames waited to be written.
+  std::atomic<uint64_t> slow_client_closes{0};
   // Operations (issue 5): refusals by the limits, and latencies.
   std::atomic<uint64_t> connections_rejected_per_ip{0};
   std::atomic<uint64_t> login_rate_limited{0};

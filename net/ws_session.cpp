@@ -17,9 +17,11 @@ namespace {
 
 // Close code for a client whose outbound queue overflowed: it is not reading.
 constexpr uint16_t kTooSlowCloseCode = 1008;
-// A write gathers up to this many queued frames: a header and a payload each, 64 buffers, which
-// is what one sendmsg takes in asio.
+// A write gathers up to this many queued frames: a header and a payload each, 64 buffers. That is
+// what asio's synchronous write_some hands to one sendmsg; its async_write hands at most 16
+// (asio::detail::prepared_buffers), which is why plain TCP writes with write_some (write_next()).
 constexpr size_t kMaxWriteFrames = 32;
+static_assert(2 * kMaxWriteFrames <= 64, "one batch must fit one sendmsg of asio's write_some");
 // The parser's buffer above this size is released between messages, so idle connections stay small.
 constexpr size_t kKeepBufferBytes = 1024;
 // How long a closing connection waits for the peer's close frame or for its last write.
@@ -104,9 +106,11 @@ class WsSession final : public Session,
       return shutdown_socket();
     }
     if constexpr (!is_tls<Stream>()) {
-      // read_available() reads until the socket would block.
-      beast::error_code ignored;
-      lowest_socket(stream_).non_blocking(true, ignored);
+      // read_available() reads until the socket would block, and write_next() writes what the
+      // socket takes at once.
+      beast::error_code ec;
+      lowest_socket(stream_).non_blocking(true, ec);
+      writes_direct_ = !ec;
     }
     SessionInfo info{address_, is_tls<Stream>() ? "wss" : "ws"};
     link_ = state_->runtime.open_connection(this->weak_from_this(), std::move(info), Clock::now(), true);
@@ -239,6 +243,7 @@ class WsSession final : public Session,
     if (close_sent_ || finished_) return;
     if (queue_.size() >= static_cast<size_t>(state_->options.send_queue_frames)) {
       spdlog::info("ws {}: client is not reading, disconnecting", address_);
+      state_->runtime.counters().slow_client_closes++;
       queue_.clear();
       begin_close(kTooSlowCloseCode, "too slow");
       return;
@@ -263,28 +268,45 @@ class WsSession final : public Session,
     if (!writing_) write_next();
   }
 
-  // Writes the queued frames (up to kMaxWriteFrames) with one gather write: no copy of the
-  // payloads, which stay alive in `writing_frames_` until it completes.
+  // Writes the queued frames, up to kMaxWriteFrames at a time, each batch with one gather write:
+  // no copy of the payloads, which stay alive in `writing_frames_` until the batch is out.
+  //
+  // On plain TCP a batch goes out with one non-blocking sendmsg right here (write_now()). Before,
+  // asio::async_write split every batch into sendmsgs of 16 buffers (8 frames), and each one came
+  // back as a completion through the I/O thread's queue and the strand. docs/BENCHMARKS.md round 7
+  // has what that cost. Only what the socket does not take at once (a client reading slower than
+  // it is sent to) waits for the socket to become writable.
   void write_next() {
-    if (finished_) return;
-    writing_frames_.clear();
-    if (queue_.empty()) {
-      // Idle: give back what a burst made these grow to.
-      if (queue_.capacity() > 16) std::vector<WsFrame>().swap(queue_);
-      if (writing_frames_.capacity() > 4) {
-        std::vector<WsFrame>().swap(writing_frames_);
-        std::vector<FrameHeader>().swap(headers_);
-        std::vector<asio::const_buffer>().swap(buffers_);
+    while (!finished_ && !writing_) {
+      if (buffers_.empty()) {  // no batch under way: take the next one
+        writing_frames_.clear();
+        if (queue_.empty()) {
+          // Idle: give back what a burst made these grow to.
+          if (queue_.capacity() > 16) std::vector<WsFrame>().swap(queue_);
+          if (writing_frames_.capacity() > 4) {
+            std::vector<WsFrame>().swap(writing_frames_);
+            std::vector<FrameHeader>().swap(headers_);
+            std::vector<asio::const_buffer>().swap(buffers_);
+          }
+          return;
+        }
+        batch_ends_with_close_ = take_batch();
       }
-      return;
+      if (!writes_direct_) return write_async();
+      if (!write_now()) return;
+      if (!after_batch()) return;
     }
+  }
+
+  // Moves the next batch from the queue to `writing_frames_` and points `buffers_` at its headers
+  // and payloads. True if the batch ends with our close frame (nothing is written after it).
+  bool take_batch() {
     auto taken = std::min(queue_.size(), kMaxWriteFrames);
     for (size_t i = 0; i < taken; ++i)
       if (queue_[i].op == ws::Opcode::close) {
-        taken = i + 1;  // nothing after our close
+        taken = i + 1;
         break;
       }
-    bool wrote_close = queue_[taken - 1].op == ws::Opcode::close;
     writing_frames_.assign(std::make_move_iterator(queue_.begin()),
                            std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(taken)));
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
@@ -296,22 +318,68 @@ class WsSession final : public Session,
       buffers_.emplace_back(headers_[i].bytes, n);
       buffers_.emplace_back(frame.payload->data(), frame.payload->size());
     }
-    writing_ = true;
-    asio::async_write(stream_, buffers_,
-                      [self = this->shared_from_this(), wrote_close](beast::error_code ec, std::size_t) {
-                        self->on_write(ec, wrote_close);
-                      });
+    return writing_frames_.back().op == ws::Opcode::close;
   }
 
-  void on_write(beast::error_code ec, bool wrote_close) {
-    writing_ = false;
+  // Plain TCP: one sendmsg of what is left of the batch. True once all of it is out; otherwise the
+  // rest waits for the socket to become writable (or the session failed).
+  bool write_now() {
+    beast::error_code ec;
+    size_t written = lowest_socket(stream_).write_some(buffers_, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      written = 0;
+    }
     if (ec) {
       fail(ec, "ws write");
-      return shutdown_socket();
+      shutdown_socket();
+      return false;
     }
-    // Our close is out: the connection ends when the peer's close arrives (or already did).
-    if (wrote_close && (peer_closed_ || reading_stopped_)) return shutdown_socket();
-    write_next();
+    drop_front(buffers_, written);
+    if (buffers_.empty()) return true;
+    state_->runtime.counters().socket_writes_blocked++;
+    writing_ = true;
+    lowest_socket(stream_).async_wait(tcp::socket::wait_write, [self = this->shared_from_this()](beast::error_code ec) {
+      self->writing_ = false;
+      if (ec) {
+        fail(ec, "ws write wait");
+        return self->shutdown_socket();
+      }
+      self->write_next();
+    });
+    return false;
+  }
+
+  // TLS: the whole batch through the stream.
+  void write_async() {
+    writing_ = true;
+    asio::async_write(stream_, buffers_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      if (ec) {
+        fail(ec, "ws write");
+        return self->shutdown_socket();
+      }
+      self->buffers_.clear();
+      if (self->after_batch()) self->write_next();
+    });
+  }
+
+  // A batch is out. False if that ended the connection: our close is out and the peer's close
+  // already came (or never will).
+  bool after_batch() {
+    if (batch_ends_with_close_ && (peer_closed_ || reading_stopped_)) {
+      shutdown_socket();
+      return false;
+    }
+    return true;
+  }
+
+  // Drops the first `n` bytes of `buffers`.
+  static void drop_front(std::vector<asio::const_buffer>& buffers, size_t n) {
+    auto first = buffers.begin();
+    while (first != buffers.end() && n >= first->size()) n -= (first++)->size();
+    buffers.erase(buffers.begin(), first);
+    if (n > 0) buffers.front() += n;
   }
 
   // --- ending ---
@@ -351,7 +419,9 @@ class WsSession final : public Session,
   std::vector<FrameHeader> headers_;
   std::vector<asio::const_buffer> buffers_;
   std::unique_ptr<asio::steady_timer> close_timer_;
-  bool writing_ = false;
+  bool writing_ = false;  // a batch is waiting for the socket (or, on TLS, being written)
+  bool batch_ends_with_close_ = false;
+  bool writes_direct_ = false;  // plain TCP, non-blocking: write_next() calls sendmsg itself
   bool close_sent_ = false;   // our close frame is queued or written: nothing more is queued
   bool peer_closed_ = false;  // the peer's close frame arrived
   bool reading_stopped_ = false;  // the stream broke the protocol: no close answer is awaited

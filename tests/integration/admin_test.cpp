@@ -401,6 +401,7 @@ TEST_CASE("metrics: the operations counters and histograms are exported") {
         "imserver_deliveries_total", "imserver_retransmits_total", "imserver_ack_timeouts_total",
         "imserver_dedup_hits_total", "imserver_reorder_holds_total", "imserver_inbox_appends_total",
         "imserver_connections_rejected_per_ip_total", "imserver_login_rate_limited_total",
+        "imserver_socket_writes_blocked_total 0", "imserver_slow_client_closes_total 0",
         "imserver_store_write_seconds_bucket{le=\"+Inf\"}", "imserver_store_write_seconds_count",
         "imserver_send_ack_seconds_bucket{le=\"0.001\"}", "imserver_send_ack_seconds_count 1",
         "imserver_actors{kind=\"connection\"} 1", "imserver_actors{kind=\"user\"}"})

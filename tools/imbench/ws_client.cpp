@@ -121,6 +121,9 @@ void WsClient::on_readable(error_code ec) {
     } else if (!consume(input)) {
       return;
     }
+    // A short read emptied the socket. Another read would only say would_block: a syscall per
+    // wakeup for nothing (async_wait re-arms the descriptor, so data arriving meanwhile wakes us).
+    if (n < buffer.size()) break;
   }
   if (ec) {
     // The socket ended without (or right after) a close frame.
