@@ -17,11 +17,11 @@ namespace {
 
 // Close code for a client whose outbound queue overflowed: it is not reading.
 constexpr uint16_t kTooSlowCloseCode = 1008;
-// A write gathers up to this many queued frames: a header and a payload each, 64 buffers. That is
-// what asio's synchronous write_some hands to one sendmsg; its async_write hands at most 16
-// (asio::detail::prepared_buffers), which is why plain TCP writes with write_some (write_next()).
+// TLS: a write gathers up to this many queued frames, a header and a payload each. (asio's
+// async_write hands at most 16 buffers to each lower-level write anyway.)
 constexpr size_t kMaxWriteFrames = 32;
-static_assert(2 * kMaxWriteFrames <= 64, "one batch must fit one sendmsg of asio's write_some");
+// Plain TCP: a write copies queued frames into the I/O thread's write buffer up to this size.
+constexpr size_t kWriteBytes = 64 * 1024;
 // The parser's buffer above this size is released between messages, so idle connections stay small.
 constexpr size_t kKeepBufferBytes = 1024;
 // How long a closing connection waits for the peer's close frame or for its last write.
@@ -32,6 +32,13 @@ struct WsFrame {
   std::shared_ptr<const std::string> payload;
   ws::Opcode op = ws::Opcode::text;
 };
+
+// The write buffer of one I/O thread: plain-TCP sessions copy a batch of frames into it and send it
+// at once. What the socket does not take moves to the session's own `unsent_`.
+std::string& thread_write_buffer() {
+  static thread_local std::string buffer;
+  return buffer;
+}
 
 // The read buffer of one I/O thread: plain-TCP sessions read into it only once the socket is
 // readable, and the parser copies out what it needs before the next read.
@@ -268,38 +275,96 @@ class WsSession final : public Session,
     if (!writing_) write_next();
   }
 
-  // Writes the queued frames, up to kMaxWriteFrames at a time, each batch with one gather write:
-  // no copy of the payloads, which stay alive in `writing_frames_` until the batch is out.
+  // Writes the queued frames in batches, each with one syscall.
   //
-  // On plain TCP a batch goes out with one non-blocking sendmsg right here (write_now()). Before,
-  // asio::async_write split every batch into sendmsgs of 16 buffers (8 frames), and each one came
-  // back as a completion through the I/O thread's queue and the strand. docs/BENCHMARKS.md round 7
-  // has what that cost. Only what the socket does not take at once (a client reading slower than
-  // it is sent to) waits for the socket to become writable.
+  // Plain TCP (write_direct()): a batch of up to kWriteBytes is copied into the I/O thread's write
+  // buffer and sent right here with one non-blocking send. Only what the socket does not take at
+  // once (a client reading slower than it is sent to) is kept, and waits for the socket to become
+  // writable. Before, asio::async_write sent each batch of 32 gathered frames in sendmsgs of 16
+  // buffers (8 frames), and each came back as a completion through the I/O thread's queue and the
+  // strand: docs/BENCHMARKS.md, round 7. Copying a push (~150 bytes) costs far less than a syscall.
+  //
+  // TLS (write_async()): up to kMaxWriteFrames gathered without a copy, which stay alive in
+  // `writing_frames_` until asio's async_write through the TLS stream completes.
   void write_next() {
+    if (writes_direct_) return write_direct();
     while (!finished_ && !writing_) {
-      if (buffers_.empty()) {  // no batch under way: take the next one
-        writing_frames_.clear();
-        if (queue_.empty()) {
-          // Idle: give back what a burst made these grow to.
-          if (queue_.capacity() > 16) std::vector<WsFrame>().swap(queue_);
-          if (writing_frames_.capacity() > 4) {
-            std::vector<WsFrame>().swap(writing_frames_);
-            std::vector<FrameHeader>().swap(headers_);
-            std::vector<asio::const_buffer>().swap(buffers_);
-          }
-          return;
-        }
-        batch_ends_with_close_ = take_batch();
+      writing_frames_.clear();
+      if (queue_.empty()) return release_idle_buffers();
+      batch_ends_with_close_ = take_batch();
+      write_async();
+    }
+  }
+
+  void write_direct() {
+    auto& batch = thread_write_buffer();
+    while (!finished_ && !writing_) {
+      std::string_view pending = unsent_;
+      if (pending.empty()) {
+        if (queue_.empty()) return release_idle_buffers();
+        batch_ends_with_close_ = copy_batch(batch);
+        pending = batch;
       }
-      if (!writes_direct_) return write_async();
-      if (!write_now()) return;
+      beast::error_code ec;
+      size_t written = lowest_socket(stream_).write_some(asio::buffer(pending.data(), pending.size()), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        ec = {};
+        written = 0;
+      }
+      if (ec) {
+        fail(ec, "ws write");
+        return shutdown_socket();
+      }
+      if (written < pending.size()) {
+        if (unsent_.empty())
+          unsent_.assign(pending.substr(written));
+        else
+          unsent_.erase(0, written);
+        wait_writable();
+        return;
+      }
+      if (!unsent_.empty()) std::string().swap(unsent_);
       if (!after_batch()) return;
     }
   }
 
-  // Moves the next batch from the queue to `writing_frames_` and points `buffers_` at its headers
-  // and payloads. True if the batch ends with our close frame (nothing is written after it).
+  // Plain TCP: the socket took only part of a batch; the rest is written when it can take more.
+  void wait_writable() {
+    state_->runtime.counters().socket_writes_blocked++;
+    writing_ = true;
+    lowest_socket(stream_).async_wait(tcp::socket::wait_write, [self = this->shared_from_this()](beast::error_code ec) {
+      self->writing_ = false;
+      if (ec) {
+        fail(ec, "ws write wait");
+        return self->shutdown_socket();
+      }
+      self->write_next();
+    });
+  }
+
+  // Plain TCP: moves queued frames, with their headers, into `out` until it holds kWriteBytes.
+  // True if the batch ends with our close frame (nothing is written after it).
+  bool copy_batch(std::string& out) {
+    out.clear();
+    size_t taken = 0;
+    bool ends_with_close = false;
+    while (taken < queue_.size() && out.size() < kWriteBytes) {
+      const auto& frame = queue_[taken++];
+      unsigned char header[10];
+      auto n = ws::encode_header(frame.op, frame.payload->size(), header);
+      out.append(reinterpret_cast<const char*>(header), n);
+      out.append(*frame.payload);
+      if (frame.op == ws::Opcode::close) {
+        ends_with_close = true;
+        break;
+      }
+    }
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
+    return ends_with_close;
+  }
+
+  // TLS: moves the next batch from the queue to `writing_frames_` and points `buffers_` at its
+  // headers and payloads. True if the batch ends with our close frame.
   bool take_batch() {
     auto taken = std::min(queue_.size(), kMaxWriteFrames);
     for (size_t i = 0; i < taken; ++i)
@@ -321,36 +386,7 @@ class WsSession final : public Session,
     return writing_frames_.back().op == ws::Opcode::close;
   }
 
-  // Plain TCP: one sendmsg of what is left of the batch. True once all of it is out; otherwise the
-  // rest waits for the socket to become writable (or the session failed).
-  bool write_now() {
-    beast::error_code ec;
-    size_t written = lowest_socket(stream_).write_some(buffers_, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      ec = {};
-      written = 0;
-    }
-    if (ec) {
-      fail(ec, "ws write");
-      shutdown_socket();
-      return false;
-    }
-    drop_front(buffers_, written);
-    if (buffers_.empty()) return true;
-    state_->runtime.counters().socket_writes_blocked++;
-    writing_ = true;
-    lowest_socket(stream_).async_wait(tcp::socket::wait_write, [self = this->shared_from_this()](beast::error_code ec) {
-      self->writing_ = false;
-      if (ec) {
-        fail(ec, "ws write wait");
-        return self->shutdown_socket();
-      }
-      self->write_next();
-    });
-    return false;
-  }
-
-  // TLS: the whole batch through the stream.
+  // TLS: the whole batch through the stream; on_write continues with the queue.
   void write_async() {
     writing_ = true;
     asio::async_write(stream_, buffers_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -359,7 +395,6 @@ class WsSession final : public Session,
         fail(ec, "ws write");
         return self->shutdown_socket();
       }
-      self->buffers_.clear();
       if (self->after_batch()) self->write_next();
     });
   }
@@ -374,12 +409,14 @@ class WsSession final : public Session,
     return true;
   }
 
-  // Drops the first `n` bytes of `buffers`.
-  static void drop_front(std::vector<asio::const_buffer>& buffers, size_t n) {
-    auto first = buffers.begin();
-    while (first != buffers.end() && n >= first->size()) n -= (first++)->size();
-    buffers.erase(buffers.begin(), first);
-    if (n > 0) buffers.front() += n;
+  // Idle: gives back what a burst made the queues grow to.
+  void release_idle_buffers() {
+    if (queue_.capacity() > 16) std::vector<WsFrame>().swap(queue_);
+    if (writing_frames_.capacity() > 4) {
+      std::vector<WsFrame>().swap(writing_frames_);
+      std::vector<FrameHeader>().swap(headers_);
+      std::vector<asio::const_buffer>().swap(buffers_);
+    }
   }
 
   // --- ending ---
@@ -418,6 +455,7 @@ class WsSession final : public Session,
   std::vector<WsFrame> writing_frames_;
   std::vector<FrameHeader> headers_;
   std::vector<asio::const_buffer> buffers_;
+  std::string unsent_;  // plain TCP: the part of a batch the socket did not take yet
   std::unique_ptr<asio::steady_timer> close_timer_;
   bool writing_ = false;  // a batch is waiting for the socket (or, on TLS, being written)
   bool batch_ends_with_close_ = false;
