@@ -1,8 +1,9 @@
 // A WebSocket connection, framed by us (protocol/ws_framer.hpp) rather than by Beast's
 // websocket::stream, for two reasons measured in docs/BENCHMARKS.md: every frame queued while a
-// write is in flight goes out in the next single write (Beast writes one message per syscall),
-// and an idle plain-TCP connection holds no read buffer (Beast keeps 4 KB per stream): it waits
-// for readability and reads into a buffer shared by the I/O thread.
+// write is under way goes out in the next single write (Beast writes one message per syscall),
+// and an idle plain-TCP connection holds no buffers (Beast keeps 4 KB per stream): it waits for
+// readability and reads into a buffer shared by the I/O thread, and it writes by copying queued
+// frames into another such buffer and sending them at once (write_next()).
 
 #include <mutex>
 
@@ -17,15 +18,16 @@ namespace {
 
 // Close code for a client whose outbound queue overflowed: it is not reading.
 constexpr uint16_t kTooSlowCloseCode = 1008;
-// TLS: a write gathers up to this many queued frames, a header and a payload each. (asio's
-// async_write hands at most 16 buffers to each lower-level write anyway.)
+// TLS: a write gathers up to this many queued frames, a header and a payload each, for asio's
+// async_write through the TLS stream (which encrypts them in records of up to 8 KB).
 constexpr size_t kMaxWriteFrames = 32;
-// Plain TCP: a write copies queued frames into the I/O thread's write buffer up to this size.
+// Plain TCP: a write copies queued frames into the I/O thread's write buffer while they fit in
+// this many bytes (at least one frame, however large).
 constexpr size_t kWriteBytes = 64 * 1024;
 // The parser's buffer above this size is released between messages, so idle connections stay small.
 constexpr size_t kKeepBufferBytes = 1024;
-// How long a closing connection waits for the peer's close frame or for its last write.
-constexpr auto kCloseTimeout = std::chrono::seconds(5);
+// How long the server's answer to the upgrade request may take to write.
+constexpr auto kHandshakeWriteTimeout = std::chrono::seconds(5);
 
 // One frame waiting to be written.
 struct WsFrame {
@@ -33,10 +35,14 @@ struct WsFrame {
   ws::Opcode op = ws::Opcode::text;
 };
 
-// The write buffer of one I/O thread: plain-TCP sessions copy a batch of frames into it and send it
-// at once. What the socket does not take moves to the session's own `unsent_`.
-std::string& thread_write_buffer() {
-  static thread_local std::string buffer;
+// The write buffer of one I/O thread: a plain-TCP session copies a batch of queued frames into it
+// and sends it at once, and nothing else runs on the thread in between.
+struct WriteBuffer {
+  std::string bytes;
+  std::vector<size_t> frame_ends;  // where each frame of the batch ends in `bytes`
+};
+WriteBuffer& thread_write_buffer() {
+  static thread_local WriteBuffer buffer;
   return buffer;
 }
 
@@ -70,7 +76,7 @@ class WsSession final : public Session,
     state_->join(this);
     auto handshake = websocket_handshake(upgrade);
     auto response = std::make_shared<const std::string>(std::move(handshake.response));
-    beast::get_lowest_layer(stream_).expires_after(kCloseTimeout);
+    beast::get_lowest_layer(stream_).expires_after(kHandshakeWriteTimeout);
     asio::async_write(stream_, asio::buffer(*response),
                       [self = this->shared_from_this(), response, ok = handshake.ok](beast::error_code ec,
                                                                                     std::size_t) {
@@ -155,6 +161,7 @@ class WsSession final : public Session,
     for (;;) {
       beast::error_code ec;
       auto n = socket.read_some(asio::buffer(buffer, size), ec);
+      if (ec == asio::error::interrupted) continue;
       if (ec == asio::error::would_block || ec == asio::error::try_again) break;
       if (ec) return on_read_error(ec);
       if (!consume({buffer, n})) return;
@@ -168,8 +175,15 @@ class WsSession final : public Session,
     finish();
   }
 
-  // Parses `input` and hands every complete message on. False once the session stops reading.
+  // Parses `input` and hands every complete message on. The pongs it queued leave together
+  // afterwards, in one write rather than one each. False once the session stops reading.
   bool consume(std::string_view input) {
+    bool reading = parse(input);
+    if (!writing_) write_next();
+    return reading;
+  }
+
+  bool parse(std::string_view input) {
     while (!finished_) {
       auto event = parser_.next(input);
       switch (event.kind) {
@@ -181,8 +195,7 @@ class WsSession final : public Session,
           break;
         case ws::FrameParser::Kind::ping:
           if (link_) link_->activity();
-          if (!close_sent_)
-            enqueue({std::make_shared<const std::string>(event.payload), ws::Opcode::pong});
+          if (!close_sent_) queue_frame({std::make_shared<const std::string>(event.payload), ws::Opcode::pong});
           break;
         case ws::FrameParser::Kind::pong:
           if (link_) link_->activity();
@@ -234,14 +247,9 @@ class WsSession final : public Session,
       frames.swap(incoming_);
       drain_posted_ = false;
     }
-    // All queued before the first write starts: frames an actor sent in one turn (a send_ack and
-    // the echo after it) leave in one gather write instead of one write each.
+    // All queued before the write: frames an actor sent in one turn (a send_ack and the echo
+    // after it) leave in one write instead of one each.
     for (auto& frame : frames) queue_frame(std::move(frame));
-    if (!writing_) write_next();
-  }
-
-  void enqueue(WsFrame frame) {
-    queue_frame(std::move(frame));
     if (!writing_) write_next();
   }
 
@@ -268,21 +276,23 @@ class WsSession final : public Session,
     queue_.push_back({std::make_shared<const std::string>(std::move(payload)), ws::Opcode::close});
     close_sent_ = true;
     // A close must not hang on a peer that stopped reading or never answers.
-    close_timer_ = std::make_unique<asio::steady_timer>(stream_.get_executor(), kCloseTimeout);
+    close_timer_ = std::make_unique<asio::steady_timer>(
+        stream_.get_executor(), std::chrono::milliseconds(state_->options.ws_close_timeout_ms));
     close_timer_->async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (!ec) self->shutdown_socket();
     });
     if (!writing_) write_next();
   }
 
-  // Writes the queued frames in batches, each with one syscall.
+  // Writes the queued frames in batches.
   //
-  // Plain TCP (write_direct()): a batch of up to kWriteBytes is copied into the I/O thread's write
-  // buffer and sent right here with one non-blocking send. Only what the socket does not take at
-  // once (a client reading slower than it is sent to) is kept, and waits for the socket to become
-  // writable. Before, asio::async_write sent each batch of 32 gathered frames in sendmsgs of 16
-  // buffers (8 frames), and each came back as a completion through the I/O thread's queue and the
-  // strand: docs/BENCHMARKS.md, round 7. Copying a push (~150 bytes) costs far less than a syscall.
+  // Plain TCP (write_direct()): a batch of frames is copied into the I/O thread's write buffer and
+  // sent right here with one non-blocking send. Only when the socket does not take all of it (a
+  // client reading slower than it is sent to) does the session wait for the socket to become
+  // writable: the frames sent stay sent, the tail of a frame cut in two waits in `unsent_`, and
+  // the frames after it stay queued. Before, asio::async_write sent each batch of 32 gathered
+  // frames in sendmsgs of 16 buffers (8 frames), each completing through the I/O thread's queue
+  // and the strand: docs/BENCHMARKS.md, round 7. Copying a push (~150 bytes) costs far less.
   //
   // TLS (write_async()): up to kMaxWriteFrames gathered without a copy, which stay alive in
   // `writing_frames_` until asio's async_write through the TLS stream completes.
@@ -297,38 +307,61 @@ class WsSession final : public Session,
   }
 
   void write_direct() {
-    auto& batch = thread_write_buffer();
     while (!finished_ && !writing_) {
-      std::string_view pending = unsent_;
-      if (pending.empty()) {
-        if (queue_.empty()) return release_idle_buffers();
-        batch_ends_with_close_ = copy_batch(batch);
-        pending = batch;
+      if (!unsent_.empty()) {  // the rest of a frame cut by the last send
+        size_t written = 0;
+        if (!send_now(unsent_, written)) return;
+        unsent_.erase(0, written);
+        if (!unsent_.empty()) return wait_writable();
+        std::string().swap(unsent_);
+        bool close_written = unsent_is_close_;
+        unsent_is_close_ = false;
+        if (close_written && !after_close_written()) return;
+        continue;
       }
-      beast::error_code ec;
-      size_t written = lowest_socket(stream_).write_some(asio::buffer(pending.data(), pending.size()), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        ec = {};
-        written = 0;
+      if (queue_.empty()) return release_idle_buffers();
+      auto& batch = thread_write_buffer();
+      copy_batch(batch);
+      size_t written = 0;
+      if (!send_now(batch.bytes, written)) return;
+      bool all_sent = written == batch.bytes.size();
+      // Frames wholly sent leave the queue; so does one cut in two, its tail kept in `unsent_`.
+      size_t sent = 0;
+      while (sent < batch.frame_ends.size() && batch.frame_ends[sent] <= written) ++sent;
+      bool close_written = sent > 0 && queue_[sent - 1].op == ws::Opcode::close;
+      size_t cut_at = sent > 0 ? batch.frame_ends[sent - 1] : 0;
+      if (sent < batch.frame_ends.size() && written > cut_at) {
+        unsent_.assign(batch.bytes, written, batch.frame_ends[sent] - written);
+        unsent_is_close_ = queue_[sent].op == ws::Opcode::close;
+        ++sent;
       }
-      if (ec) {
-        fail(ec, "ws write");
-        return shutdown_socket();
-      }
-      if (written < pending.size()) {
-        if (unsent_.empty())
-          unsent_.assign(pending.substr(written));
-        else
-          unsent_.erase(0, written);
-        wait_writable();
-        return;
-      }
-      if (!unsent_.empty()) std::string().swap(unsent_);
-      if (!after_batch()) return;
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(sent));
+      if (batch.bytes.capacity() > 2 * kWriteBytes) batch = WriteBuffer{};  // after one huge frame
+      if (close_written && !after_close_written()) return;
+      if (!all_sent) return wait_writable();
     }
   }
 
-  // Plain TCP: the socket took only part of a batch; the rest is written when it can take more.
+  // Plain TCP: one non-blocking send of `bytes`; `written` is what the socket took (0 if it would
+  // block). False if the connection failed (it is then shut down).
+  bool send_now(std::string_view bytes, size_t& written) {
+    beast::error_code ec;
+    do {
+      written = lowest_socket(stream_).write_some(asio::buffer(bytes.data(), bytes.size()), ec);
+    } while (ec == asio::error::interrupted);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      written = 0;
+      return true;
+    }
+    if (ec) {
+      fail(ec, "ws write");
+      shutdown_socket();
+      return false;
+    }
+    return true;
+  }
+
+  // Plain TCP: the socket took only part of what was queued; the rest goes when it can take more.
   void wait_writable() {
     state_->runtime.counters().socket_writes_blocked++;
     writing_ = true;
@@ -342,25 +375,20 @@ class WsSession final : public Session,
     });
   }
 
-  // Plain TCP: moves queued frames, with their headers, into `out` until it holds kWriteBytes.
-  // True if the batch ends with our close frame (nothing is written after it).
-  bool copy_batch(std::string& out) {
-    out.clear();
-    size_t taken = 0;
-    bool ends_with_close = false;
-    while (taken < queue_.size() && out.size() < kWriteBytes) {
-      const auto& frame = queue_[taken++];
+  // Plain TCP: copies queued frames, with their headers, into `batch` while they fit in
+  // kWriteBytes (at least one), stopping after our close. The frames stay queued.
+  void copy_batch(WriteBuffer& batch) {
+    batch.bytes.clear();
+    batch.frame_ends.clear();
+    for (const auto& frame : queue_) {
       unsigned char header[10];
       auto n = ws::encode_header(frame.op, frame.payload->size(), header);
-      out.append(reinterpret_cast<const char*>(header), n);
-      out.append(*frame.payload);
-      if (frame.op == ws::Opcode::close) {
-        ends_with_close = true;
-        break;
-      }
+      if (!batch.frame_ends.empty() && batch.bytes.size() + n + frame.payload->size() > kWriteBytes) break;
+      batch.bytes.append(reinterpret_cast<const char*>(header), n);
+      batch.bytes.append(*frame.payload);
+      batch.frame_ends.push_back(batch.bytes.size());
+      if (frame.op == ws::Opcode::close) break;
     }
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
-    return ends_with_close;
   }
 
   // TLS: moves the next batch from the queue to `writing_frames_` and points `buffers_` at its
@@ -386,7 +414,7 @@ class WsSession final : public Session,
     return writing_frames_.back().op == ws::Opcode::close;
   }
 
-  // TLS: the whole batch through the stream; on_write continues with the queue.
+  // TLS: the whole batch through the stream, then the rest of the queue.
   void write_async() {
     writing_ = true;
     asio::async_write(stream_, buffers_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -395,14 +423,14 @@ class WsSession final : public Session,
         fail(ec, "ws write");
         return self->shutdown_socket();
       }
-      if (self->after_batch()) self->write_next();
+      if (!self->batch_ends_with_close_ || self->after_close_written()) self->write_next();
     });
   }
 
-  // A batch is out. False if that ended the connection: our close is out and the peer's close
-  // already came (or never will).
-  bool after_batch() {
-    if (batch_ends_with_close_ && (peer_closed_ || reading_stopped_)) {
+  // Our close frame is out. False if that ended the connection: the peer's close already came
+  // (or never will).
+  bool after_close_written() {
+    if (peer_closed_ || reading_stopped_) {
       shutdown_socket();
       return false;
     }
@@ -447,7 +475,7 @@ class WsSession final : public Session,
   std::unique_ptr<char[]> tls_read_buffer_;  // TLS only: decrypted bytes land here
   std::unique_ptr<ConnectionLink> link_;
   std::string address_;  // counted in connections_per_address
-  // Outbound, on the strand: frames waiting, and the write in flight (frames, headers, buffers).
+  // Outbound, on the strand: frames waiting, and (TLS) the write in flight: frames, headers, buffers.
   std::vector<WsFrame> queue_;
   struct FrameHeader {
     unsigned char bytes[10];
@@ -455,11 +483,12 @@ class WsSession final : public Session,
   std::vector<WsFrame> writing_frames_;
   std::vector<FrameHeader> headers_;
   std::vector<asio::const_buffer> buffers_;
-  std::string unsent_;  // plain TCP: the part of a batch the socket did not take yet
+  std::string unsent_;  // plain TCP: the tail of a frame the socket took only part of
+  bool unsent_is_close_ = false;
   std::unique_ptr<asio::steady_timer> close_timer_;
   bool writing_ = false;  // a batch is waiting for the socket (or, on TLS, being written)
-  bool batch_ends_with_close_ = false;
-  bool writes_direct_ = false;  // plain TCP, non-blocking: write_next() calls sendmsg itself
+  bool batch_ends_with_close_ = false;  // TLS: the batch being written ends with our close
+  bool writes_direct_ = false;  // plain TCP, non-blocking: write_next() sends itself
   bool close_sent_ = false;   // our close frame is queued or written: nothing more is queued
   bool peer_closed_ = false;  // the peer's close frame arrived
   bool reading_stopped_ = false;  // the stream broke the protocol: no close answer is awaited

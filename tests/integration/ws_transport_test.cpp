@@ -276,8 +276,9 @@ uint64_t metric(const imclient::Endpoint& endpoint, const std::string& name) {
   return std::stoull(text.substr(pos + name.size() + 2));
 }
 
-// More pong bytes (10 MB) than the socket buffers on the way hold (the kernel grows a send buffer
-// to 4 MiB here, net.ipv4.tcp_wmem), so a client that does not read makes the server's writes block.
+// More pong bytes (10 MB) than the socket buffers on the way hold: the kernel grows a send buffer
+// to 4 MiB at most here (net.ipv4.tcp_wmem), and the client's small receive buffer keeps its TCP
+// window small. So a client that does not read makes the server's writes block.
 constexpr int kFloodPings = 80000;
 constexpr size_t kPingBytes = 125;  // the largest control frame payload
 
@@ -550,6 +551,10 @@ TEST_CASE("a client that stops reading is closed with 1008 once its queue is ful
   imtest::TestServer server([](im::ServerOptions& o) {
     o.rate_frames_per_s = 0;
     o.send_queue_frames = 256;
+    // The close frame waits behind megabytes this client reads only after its flood: on a busy
+    // machine that could take longer than the default 5 s the server allows before it drops the
+    // connection without a close frame.
+    o.ws_close_timeout_ms = 60000;
   });
   auto account = server.account();
   RawWs ws(server.endpoint.port, 4096);

@@ -67,6 +67,8 @@ std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
       {"actor-threads", &o.actor_threads,
        "actor scheduler threads (0: the usable CPUs not taken by the I/O and commit threads, 1 to 8)", 0},
       {"send-queue-frames", &o.send_queue_frames, "frames queued per connection before a slow client is dropped", 1},
+      {"ws-close-timeout-ms", &o.ws_close_timeout_ms,
+       "how long a closing WebSocket connection waits for the client's close and its last writes", 1},
       {"user-idle-ms", &o.user_idle_ms, "how long a user actor without devices stays in memory", 1},
       {"typing-interval-ms", &o.typing_interval_ms, "at most one typing forwarded per sender and conversation in this time", 0},
       {"max-group-members", &o.max_group_members, "members of one group, the creator included", 1},
