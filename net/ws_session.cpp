@@ -11,6 +11,7 @@
 #include "net/ws_handshake.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/ws_framer.hpp"
+#include "protocol/ws_write_batch.hpp"
 
 namespace im::net {
 
@@ -29,21 +30,13 @@ constexpr size_t kKeepBufferBytes = 1024;
 // How long the server's answer to the upgrade request may take to write.
 constexpr auto kHandshakeWriteTimeout = std::chrono::seconds(5);
 
-// One frame waiting to be written.
-struct WsFrame {
-  std::shared_ptr<const std::string> payload;
-  ws::Opcode op = ws::Opcode::text;
-};
+using WsFrame = ws::OutFrame;
 
-// The write buffer of one I/O thread: a plain-TCP session copies a batch of queued frames into it
-// and sends it at once, and nothing else runs on the thread in between.
-struct WriteBuffer {
-  std::string bytes;
-  std::vector<size_t> frame_ends;  // where each frame of the batch ends in `bytes`
-};
-WriteBuffer& thread_write_buffer() {
-  static thread_local WriteBuffer buffer;
-  return buffer;
+// The write batch of one I/O thread: a plain-TCP session copies queued frames into it and sends
+// them at once, and nothing else runs on the thread in between.
+ws::WriteBatch& thread_write_batch() {
+  static thread_local ws::WriteBatch batch;
+  return batch;
 }
 
 // The read buffer of one I/O thread: plain-TCP sessions read into it only once the socket is
@@ -320,24 +313,22 @@ class WsSession final : public Session,
         continue;
       }
       if (queue_.empty()) return release_idle_buffers();
-      auto& batch = thread_write_buffer();
-      copy_batch(batch);
+      auto& batch = thread_write_batch();
+      batch.fill(queue_, kWriteBytes);
       size_t written = 0;
-      if (!send_now(batch.bytes, written)) return;
-      bool all_sent = written == batch.bytes.size();
+      if (!send_now(batch.bytes(), written)) return;
+      bool all_sent = written == batch.bytes().size();
       // Frames wholly sent leave the queue; so does one cut in two, its tail kept in `unsent_`.
-      size_t sent = 0;
-      while (sent < batch.frame_ends.size() && batch.frame_ends[sent] <= written) ++sent;
-      bool close_written = sent > 0 && queue_[sent - 1].op == ws::Opcode::close;
-      size_t cut_at = sent > 0 ? batch.frame_ends[sent - 1] : 0;
-      if (sent < batch.frame_ends.size() && written > cut_at) {
-        unsent_.assign(batch.bytes, written, batch.frame_ends[sent] - written);
-        unsent_is_close_ = queue_[sent].op == ws::Opcode::close;
-        ++sent;
+      auto progress = batch.after_send(written);
+      size_t leaving = progress.whole;
+      if (!progress.cut_tail.empty()) {
+        unsent_.assign(progress.cut_tail);
+        unsent_is_close_ = progress.cut_is_close;
+        ++leaving;
       }
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(sent));
-      if (batch.bytes.capacity() > 2 * kWriteBytes) batch = WriteBuffer{};  // after one huge frame
-      if (close_written && !after_close_written()) return;
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(leaving));
+      batch.trim(2 * kWriteBytes);
+      if (progress.close_sent && !after_close_written()) return;
       if (!all_sent) return wait_writable();
     }
   }
@@ -373,22 +364,6 @@ class WsSession final : public Session,
       }
       self->write_next();
     });
-  }
-
-  // Plain TCP: copies queued frames, with their headers, into `batch` while they fit in
-  // kWriteBytes (at least one), stopping after our close. The frames stay queued.
-  void copy_batch(WriteBuffer& batch) {
-    batch.bytes.clear();
-    batch.frame_ends.clear();
-    for (const auto& frame : queue_) {
-      unsigned char header[10];
-      auto n = ws::encode_header(frame.op, frame.payload->size(), header);
-      if (!batch.frame_ends.empty() && batch.bytes.size() + n + frame.payload->size() > kWriteBytes) break;
-      batch.bytes.append(reinterpret_cast<const char*>(header), n);
-      batch.bytes.append(*frame.payload);
-      batch.frame_ends.push_back(batch.bytes.size());
-      if (frame.op == ws::Opcode::close) break;
-    }
   }
 
   // TLS: moves the next batch from the queue to `writing_frames_` and points `buffers_` at its

@@ -1,7 +1,7 @@
 #pragma once
 // WebSocket framing, server side of RFC 6455 with no extensions: an incremental parser of
 // client-to-server frames and the encoders for server frames. Pure code; the session owns the
-// socket and does one gather write of [header, payload, header, payload, ...].
+// socket and writes frames in batches (protocol/ws_write_batch.hpp).
 
 #include <cstddef>
 #include <cstdint>
