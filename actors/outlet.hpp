@@ -1,7 +1,7 @@
 #pragma once
 // The way out to one authenticated connection's socket, shared by its connection actor and its
 // user actor, so that a push goes from the user actor straight to the session instead of through
-// the connection actor's mailbox (one actor hop less per frame; see docs/BENCHMARKS.md).
+// the connection actor's mailbox (one actor hop less per frame).
 // Thread-safe; no CAF.
 
 #include <atomic>

@@ -23,11 +23,12 @@ void finish(UserSelf* self, const std::string& cid, const GroupReply& reply, Clo
       send_to_device(self, w.device, frames::error(*reply.error, reply.message, w.rid, cid));
     return;
   }
+  // Counted before the send_ack leaves: a client holding its send_ack finds it in /metrics.
+  st.ctx->counters.send_ack.observe(Clock::now() - started);
   for (auto& w : waiters) {
     const auto& a = reply.answer;
     send_text_to_device(self, w.device, frames::send_ack(cid, a.conv, a.seq, a.ts, w.rid));
   }
-  st.ctx->counters.send_ack.observe(Clock::now() - started);
 }
 
 void ask_group(UserSelf* self, GroupId group, GroupSendCommand cmd, Clock::time_point started, int attempt) {

@@ -206,8 +206,9 @@ void on_committed(UserSelf* self, const CommitOutcomePtr& outcome) {
   st.ctx->counters.messages_accepted++;
   st.ctx->counters.inbox_appends += 2;
   st.listed_peers.insert(outcome->peer);
-  for (auto& w : waiters) reply_ack(self, w, outcome->cid, outcome->answer);
+  // Counted before the send_ack leaves: a client holding its send_ack finds it in /metrics.
   st.ctx->counters.send_ack.observe(Clock::now() - outcome->started);
+  for (auto& w : waiters) reply_ack(self, w, outcome->cid, outcome->answer);
   note_appended(self, outcome->own_useq, std::make_shared<const std::string>(std::move(outcome->own_text)));
   pump_all(self);
 }

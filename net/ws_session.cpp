@@ -1,9 +1,9 @@
 // A WebSocket connection, framed by us (protocol/ws_framer.hpp) rather than by Beast's
-// websocket::stream, for two reasons measured in docs/BENCHMARKS.md: every frame queued while a
-// write is under way goes out in the next single write (Beast writes one message per syscall),
-// and an idle plain-TCP connection holds no buffers (Beast keeps 4 KB per stream): it waits for
-// readability and reads into a buffer shared by the I/O thread, and it writes by copying queued
-// frames into another such buffer and sending them at once (write_next()).
+// websocket::stream, for two reasons: every frame queued while a write is under way goes out in
+// the next single write (Beast writes one message per syscall), and an idle plain-TCP connection
+// holds no buffers (Beast keeps 4 KB per stream). It waits for readability and reads into a buffer
+// shared by the I/O thread, and writes by copying queued frames into another such buffer and
+// sending them at once (write_next()).
 
 #include <mutex>
 

@@ -1,5 +1,7 @@
 #include "protocol/ws_write_batch.hpp"
 
+#include <cassert>
+
 namespace im::ws {
 
 void WriteBatch::fill(const std::vector<OutFrame>& queue, size_t max_bytes) {
@@ -21,6 +23,7 @@ void WriteBatch::fill(const std::vector<OutFrame>& queue, size_t max_bytes) {
 }
 
 WriteBatch::Progress WriteBatch::after_send(size_t written) const {
+  assert(written <= bytes_.size());
   Progress progress;
   while (progress.whole < frame_ends_.size() && frame_ends_[progress.whole] <= written) ++progress.whole;
   bool last_is_next = progress.whole + 1 == frame_ends_.size();
@@ -35,7 +38,10 @@ WriteBatch::Progress WriteBatch::after_send(size_t written) const {
 }
 
 void WriteBatch::trim(size_t keep_bytes) {
-  if (bytes_.capacity() > keep_bytes) std::string().swap(bytes_);
+  if (bytes_.capacity() <= keep_bytes) return;
+  std::string().swap(bytes_);
+  frame_ends_.clear();
+  ends_with_close_ = false;
 }
 
 }  // namespace im::ws

@@ -39,7 +39,7 @@ class WriteBatch {
   };
   Progress after_send(size_t written) const;
 
-  // Frees the buffer if one huge frame made it grow past `keep_bytes`.
+  // Frees the buffer if one huge frame made it grow past `keep_bytes` (the batch is then empty).
   void trim(size_t keep_bytes);
 
  private:

@@ -405,7 +405,7 @@ TEST_CASE("metrics: the operations counters and histograms are exported") {
         "imserver_store_write_seconds_bucket{le=\"+Inf\"}", "imserver_store_write_seconds_count",
         "imserver_send_ack_seconds_bucket{le=\"0.001\"}", "imserver_send_ack_seconds_count 1",
         "imserver_actors{kind=\"connection\"} 1", "imserver_actors{kind=\"user\"}"})
-    CHECK_MESSAGE(text.find(name) != std::string::npos, name);
+    CHECK_MESSAGE(text.find(name) != std::string::npos, std::string(name));
   // Store writes happened (registration, login, the message): the histogram counted them.
   auto pos = text.find("imserver_store_write_seconds_count ");
   REQUIRE(pos != std::string::npos);

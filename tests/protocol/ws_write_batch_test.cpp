@@ -57,6 +57,34 @@ TEST_CASE("a batch ends with a close frame: nothing after it is taken") {
   CHECK_FALSE(cut.close_sent);
   CHECK(cut.cut_tail == "\xe8");
   CHECK(cut.cut_is_close);
+  auto data_cut = batch.after_send(1);  // inside the data frame before the close
+  CHECK(data_cut.whole == 0);
+  CHECK_FALSE(data_cut.close_sent);
+  CHECK(data_cut.cut_tail == wire("a").substr(1));
+  CHECK_FALSE(data_cut.cut_is_close);
+
+  // The batch is reused (one per I/O thread): a refill without a close forgets the last one.
+  std::vector<OutFrame> plain{frame("b")};
+  batch.fill(plain, 1000);
+  auto refilled = batch.after_send(batch.bytes().size());
+  CHECK(refilled.whole == 1);
+  CHECK_FALSE(refilled.close_sent);
+}
+
+TEST_CASE("a close frame that does not fit waits for the next batch; one alone is a batch") {
+  std::vector<OutFrame> queue{frame("data"), frame("\x03\xe8", Opcode::close)};
+  WriteBatch batch;
+  batch.fill(queue, wire("data").size());  // room for the data frame only
+  CHECK(batch.frames() == 1);
+  auto sent = batch.after_send(batch.bytes().size());
+  CHECK(sent.whole == 1);
+  CHECK_FALSE(sent.close_sent);  // the close is still queued: the connection must not end yet
+
+  std::vector<OutFrame> close_only{frame("\x03\xe8", Opcode::close)};
+  batch.fill(close_only, 1);
+  CHECK(batch.frames() == 1);
+  CHECK(batch.after_send(batch.bytes().size()).close_sent);
+  CHECK(batch.after_send(0).whole == 0);
 }
 
 TEST_CASE("after a partial send: the frames wholly sent, and the tail of the one cut in two") {
@@ -90,6 +118,19 @@ TEST_CASE("after a partial send: the frames wholly sent, and the tail of the one
   auto all = batch.after_send(batch.bytes().size());
   CHECK(all.whole == 3);
   CHECK(all.cut_tail.empty());
+  CHECK_FALSE(all.close_sent);
+}
+
+TEST_CASE("a cut inside an extended-length header keeps the rest of the header and the payload") {
+  std::string payload(300, 'p');  // a 16-bit extended length: 4 header bytes
+  std::vector<OutFrame> queue{frame(payload)};
+  WriteBatch batch;
+  batch.fill(queue, 1000);
+  CHECK(batch.bytes().size() == 304);
+  auto cut = batch.after_send(3);
+  CHECK(cut.whole == 0);
+  CHECK(cut.cut_tail.size() == 301);
+  CHECK(cut.cut_tail.substr(1) == payload);
 }
 
 TEST_CASE("trim frees a buffer that one huge frame made large, and keeps a normal one") {
