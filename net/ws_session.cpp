@@ -19,18 +19,13 @@ namespace {
 
 // Close code for a client whose outbound queue overflowed: it is not reading.
 constexpr uint16_t kTooSlowCloseCode = 1008;
-// TLS: a write gathers up to this many queued frames, a header and a payload each, for asio's
-// async_write through the TLS stream (which encrypts them in records of up to 8 KB).
-constexpr size_t kMaxWriteFrames = 32;
-// Plain TCP: a write copies queued frames into the I/O thread's write buffer while they fit in
-// this many bytes (at least one frame, however large).
+// A write copies queued frames into one buffer while they fit in this many bytes (at least one
+// frame, however large).
 constexpr size_t kWriteBytes = 64 * 1024;
 // The parser's buffer above this size is released between messages, so idle connections stay small.
 constexpr size_t kKeepBufferBytes = 1024;
 // How long the server's answer to the upgrade request may take to write.
 constexpr auto kHandshakeWriteTimeout = std::chrono::seconds(5);
-
-using WsFrame = ws::OutFrame;
 
 // The write batch of one I/O thread: a plain-TCP session copies queued frames into it and sends
 // them at once, and nothing else runs on the thread in between.
@@ -188,7 +183,8 @@ class WsSession final : public Session,
           break;
         case ws::FrameParser::Kind::ping:
           if (link_) link_->activity();
-          if (!close_sent_) queue_frame({std::make_shared<const std::string>(event.payload), ws::Opcode::pong});
+          if (!close_sent_)
+            queue_frame({std::make_shared<const std::string>(event.payload), ws::Opcode::pong});
           break;
         case ws::FrameParser::Kind::pong:
           if (link_) link_->activity();
@@ -234,7 +230,7 @@ class WsSession final : public Session,
   // --- writing ---
 
   void drain_incoming() {
-    std::vector<WsFrame> frames;
+    std::vector<ws::OutFrame> frames;
     {
       std::lock_guard<std::mutex> lock(incoming_mutex_);
       frames.swap(incoming_);
@@ -247,7 +243,7 @@ class WsSession final : public Session,
   }
 
   // Queues a frame without starting a write; a client that lets the queue fill is disconnected.
-  void queue_frame(WsFrame frame) {
+  void queue_frame(ws::OutFrame frame) {
     if (close_sent_ || finished_) return;
     if (queue_.size() >= static_cast<size_t>(state_->options.send_queue_frames)) {
       spdlog::info("ws {}: client is not reading, disconnecting", address_);
@@ -277,26 +273,22 @@ class WsSession final : public Session,
     if (!writing_) write_next();
   }
 
-  // Writes the queued frames in batches.
+  // Writes the queued frames in batches: frames copied with their headers into one buffer
+  // (ws::WriteBatch), up to kWriteBytes, and written at once.
   //
-  // Plain TCP (write_direct()): a batch of frames is copied into the I/O thread's write buffer and
-  // sent right here with one non-blocking send. Only when the socket does not take all of it (a
-  // client reading slower than it is sent to) does the session wait for the socket to become
-  // writable: the frames sent stay sent, the tail of a frame cut in two waits in `unsent_`, and
-  // the frames after it stay queued. Before, asio::async_write sent each batch of 32 gathered
-  // frames in sendmsgs of 16 buffers (8 frames), each completing through the I/O thread's queue
-  // and the strand: docs/BENCHMARKS.md, round 7. Copying a push (~150 bytes) costs far less.
+  // Plain TCP (write_direct()): the batch is the I/O thread's, sent right here with one
+  // non-blocking send. Only when the socket does not take all of it (a client reading slower than
+  // it is sent to) does the session wait for the socket to become writable: the frames sent stay
+  // sent, the tail of a frame cut in two waits in `unsent_`, and the frames after it stay queued.
+  // Before, asio::async_write sent each batch of 32 gathered frames in sendmsgs of 16 buffers
+  // (8 frames), each completing through the I/O thread's queue and the strand: docs/BENCHMARKS.md,
+  // round 7. Copying a push (~150 bytes) costs far less.
   //
-  // TLS (write_async()): up to kMaxWriteFrames gathered without a copy, which stay alive in
-  // `writing_frames_` until asio's async_write through the TLS stream completes.
+  // TLS (write_tls()): the batch is the session's own, since asio's async_write through the TLS
+  // stream outlives this call; its frames leave the queue when the batch is made.
   void write_next() {
     if (writes_direct_) return write_direct();
-    while (!finished_ && !writing_) {
-      writing_frames_.clear();
-      if (queue_.empty()) return release_idle_buffers();
-      batch_ends_with_close_ = take_batch();
-      write_async();
-    }
+    write_tls();
   }
 
   void write_direct() {
@@ -312,7 +304,7 @@ class WsSession final : public Session,
         if (close_written && !after_close_written()) return;
         continue;
       }
-      if (queue_.empty()) return release_idle_buffers();
+      if (queue_.empty()) return release_idle_queue();
       auto& batch = thread_write_batch();
       batch.fill(queue_, kWriteBytes);
       size_t written = 0;
@@ -356,50 +348,40 @@ class WsSession final : public Session,
   void wait_writable() {
     state_->runtime.counters().socket_writes_blocked++;
     writing_ = true;
-    lowest_socket(stream_).async_wait(tcp::socket::wait_write, [self = this->shared_from_this()](beast::error_code ec) {
+    auto resume = [self = this->shared_from_this()](beast::error_code ec) {
       self->writing_ = false;
       if (ec) {
         fail(ec, "ws write wait");
         return self->shutdown_socket();
       }
       self->write_next();
-    });
+    };
+    lowest_socket(stream_).async_wait(tcp::socket::wait_write, std::move(resume));
   }
 
-  // TLS: moves the next batch from the queue to `writing_frames_` and points `buffers_` at its
-  // headers and payloads. True if the batch ends with our close frame.
-  bool take_batch() {
-    auto taken = std::min(queue_.size(), kMaxWriteFrames);
-    for (size_t i = 0; i < taken; ++i)
-      if (queue_[i].op == ws::Opcode::close) {
-        taken = i + 1;
-        break;
-      }
-    writing_frames_.assign(std::make_move_iterator(queue_.begin()),
-                           std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(taken)));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
-    headers_.resize(taken);  // sized before buffers_ points into it
-    buffers_.clear();
-    for (size_t i = 0; i < taken; ++i) {
-      auto& frame = writing_frames_[i];
-      auto n = ws::encode_header(frame.op, frame.payload->size(), headers_[i].bytes);
-      buffers_.emplace_back(headers_[i].bytes, n);
-      buffers_.emplace_back(frame.payload->data(), frame.payload->size());
+  // TLS: the next batch through the stream, then the rest of the queue.
+  void write_tls() {
+    if (finished_ || writing_) return;
+    if (queue_.empty()) {
+      tls_batch_.reset();  // an idle connection holds no write buffer
+      return release_idle_queue();
     }
-    return writing_frames_.back().op == ws::Opcode::close;
-  }
-
-  // TLS: the whole batch through the stream, then the rest of the queue.
-  void write_async() {
+    if (!tls_batch_) tls_batch_ = std::make_unique<ws::WriteBatch>();
+    tls_batch_->fill(queue_, kWriteBytes);
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(tls_batch_->frames()));
     writing_ = true;
-    asio::async_write(stream_, buffers_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-      self->writing_ = false;
-      if (ec) {
-        fail(ec, "ws write");
-        return self->shutdown_socket();
-      }
-      if (!self->batch_ends_with_close_ || self->after_close_written()) self->write_next();
-    });
+    asio::async_write(stream_, asio::buffer(tls_batch_->bytes()),
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->writing_ = false;
+                        if (ec) {
+                          fail(ec, "ws write");
+                          return self->shutdown_socket();
+                        }
+                        auto& batch = *self->tls_batch_;
+                        bool close_sent = batch.after_send(batch.bytes().size()).close_sent;
+                        if (close_sent && !self->after_close_written()) return;
+                        self->write_next();
+                      });
   }
 
   // Our close frame is out. False if that ended the connection: the peer's close already came
@@ -412,14 +394,9 @@ class WsSession final : public Session,
     return true;
   }
 
-  // Idle: gives back what a burst made the queues grow to.
-  void release_idle_buffers() {
-    if (queue_.capacity() > 16) std::vector<WsFrame>().swap(queue_);
-    if (writing_frames_.capacity() > 4) {
-      std::vector<WsFrame>().swap(writing_frames_);
-      std::vector<FrameHeader>().swap(headers_);
-      std::vector<asio::const_buffer>().swap(buffers_);
-    }
+  // Idle: gives back what a burst made the queue grow to.
+  void release_idle_queue() {
+    if (queue_.capacity() > 16) std::vector<ws::OutFrame>().swap(queue_);
   }
 
   // --- ending ---
@@ -450,19 +427,13 @@ class WsSession final : public Session,
   std::unique_ptr<char[]> tls_read_buffer_;  // TLS only: decrypted bytes land here
   std::unique_ptr<ConnectionLink> link_;
   std::string address_;  // counted in connections_per_address
-  // Outbound, on the strand: frames waiting, and (TLS) the write in flight: frames, headers, buffers.
-  std::vector<WsFrame> queue_;
-  struct FrameHeader {
-    unsigned char bytes[10];
-  };
-  std::vector<WsFrame> writing_frames_;
-  std::vector<FrameHeader> headers_;
-  std::vector<asio::const_buffer> buffers_;
+  // Outbound, on the strand: frames waiting, and what is being written.
+  std::vector<ws::OutFrame> queue_;
+  std::unique_ptr<ws::WriteBatch> tls_batch_;  // TLS: the batch being written
   std::string unsent_;  // plain TCP: the tail of a frame the socket took only part of
   bool unsent_is_close_ = false;
   std::unique_ptr<asio::steady_timer> close_timer_;
   bool writing_ = false;  // a batch is waiting for the socket (or, on TLS, being written)
-  bool batch_ends_with_close_ = false;  // TLS: the batch being written ends with our close
   bool writes_direct_ = false;  // plain TCP, non-blocking: write_next() sends itself
   bool close_sent_ = false;   // our close frame is queued or written: nothing more is queued
   bool peer_closed_ = false;  // the peer's close frame arrived
@@ -470,7 +441,7 @@ class WsSession final : public Session,
   bool finished_ = false;
   // From actor threads to the strand.
   std::mutex incoming_mutex_;
-  std::vector<WsFrame> incoming_;
+  std::vector<ws::OutFrame> incoming_;
   bool drain_posted_ = false;
 };
 
