@@ -55,7 +55,7 @@ bool route_metrics(RouteContext& ctx) {
   line(out, "imserver_reorder_holds_total", "counter", "Sends held back for an earlier cseq.", c.reorder_holds);
   line(out, "imserver_inbox_appends_total", "counter", "Inbox events appended.", c.inbox_appends);
   line(out, "imserver_socket_writes_blocked_total", "counter", "WebSocket writes the socket did not take at once (a client reading slower than it is sent to).", c.socket_writes_blocked);
-  line(out, "imserver_slow_client_closes_total", "counter", "WebSocket connections closed with 1008: more than --send-queue-frames frames waited for the client to read.", c.slow_client_closes);
+  line(out, "imserver_slow_client_closes_total", "counter", "WebSocket and raw TCP connections closed with 1008: more than --send-queue-frames frames waited for the client to read.", c.slow_client_closes);
   line(out, "imserver_accept_fd_exhausted_total", "counter", "Accept failures for lack of file descriptors.", c.accept_fd_exhausted);
   line(out, "imserver_connections_rejected_per_ip_total", "counter", "Connections refused by --max-connections-per-ip.", c.connections_rejected_per_ip);
   line(out, "imserver_login_rate_limited_total", "counter", "Logins refused with 429 after too many failures.", c.login_rate_limited);

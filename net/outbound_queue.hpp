@@ -1,50 +1,47 @@
 #pragma once
-// The bounded queue of frames waiting to be written on one socket, and the close that follows
-// them. Used on the session's strand only.
+// The bounded queue of frames waiting to be written on one raw TCP socket. Used on the session's
+// strand only.
 
+#include <cassert>
 #include <cstddef>
 #include <deque>
 #include <memory>
-#include <optional>
 #include <string>
 
 namespace im::net {
 
-struct OutboundFrame {
-  std::shared_ptr<const std::string> payload;
-  bool binary = false;
-};
-
-struct PendingClose {
-  int code = 1000;
-  std::string reason;
-};
-
 class OutboundQueue {
  public:
+  using Payload = std::shared_ptr<const std::string>;
+
   explicit OutboundQueue(size_t limit) : limit_(limit) {}
 
   // False when the queue is full: the client is not keeping up.
-  bool push(OutboundFrame frame) {
+  bool push(Payload payload) {
     if (frames_.size() >= limit_) return false;
-    frames_.push_back(std::move(frame));
+    frames_.push_back(std::move(payload));
     return true;
   }
-  bool empty() const { return frames_.empty(); }
-  OutboundFrame& front() { return frames_.front(); }
-  void pop() { frames_.pop_front(); }
-  void clear() { frames_.clear(); }
+  // The close frame: queued behind the others even when the queue is full.
+  void push_last(Payload payload) { frames_.push_back(std::move(payload)); }
 
-  // The first close asked for wins; frames queued after it are not written.
-  void request_close(int code, std::string reason) {
-    if (!close_) close_ = PendingClose{code, std::move(reason)};
+  bool empty() const { return frames_.empty(); }
+  size_t size() const { return frames_.size(); }
+  const std::string& at(size_t i) const { return *frames_[i]; }
+  // Drops the first `n` frames (written); n <= size().
+  void pop(size_t n) {
+    assert(n <= frames_.size());
+    frames_.erase(frames_.begin(), frames_.begin() + static_cast<std::ptrdiff_t>(n));
   }
-  const std::optional<PendingClose>& close_requested() const { return close_; }
+  // Drops every frame after the first `keep` (those being written).
+  void truncate(size_t keep) {
+    if (keep < frames_.size()) frames_.erase(frames_.begin() + static_cast<std::ptrdiff_t>(keep), frames_.end());
+  }
+  void clear() { frames_.clear(); }
 
  private:
   size_t limit_;
-  std::deque<OutboundFrame> frames_;
-  std::optional<PendingClose> close_;
+  std::deque<Payload> frames_;
 };
 
 }  // namespace im::net

@@ -1,6 +1,12 @@
 // A raw TCP connection (PROTOCOL.md section 1): 4-byte big-endian length, then that many bytes of
 // JSON, both ways. Where a WebSocket would get a close code, the client first gets
 // {"type":"close","code":N,"reason":"..."} as its last frame.
+//
+// Frames the actors send gather under a lock and reach the strand in one posted drain per burst;
+// each write then copies as many queued frames as fit in kWriteBytes, each behind its length, into
+// one buffer and writes it at once (as the WebSocket session does, net/ws_session.cpp).
+
+#include <mutex>
 
 #include "net/outbound_queue.hpp"
 #include "net/sessions.hpp"
@@ -15,6 +21,9 @@ namespace {
 constexpr int kTooSlowCloseCode = 1008;
 // Policy violation: the client's address already has --max-connections-per-ip connections.
 constexpr int kTooManyConnectionsCloseCode = 1008;
+// A write copies queued frames into one buffer while they fit in this many bytes (at least one
+// frame, however large).
+constexpr size_t kWriteBytes = 64 * 1024;
 
 template <class Stream>
 class RawSession final : public Session,
@@ -38,6 +47,7 @@ class RawSession final : public Session,
     address_ = peer_address(lowest_socket(stream_));
     if (!state_->connections_per_address.try_enter(address_, state_->options.max_connections_per_ip)) {
       refuse_too_many();
+      drain();
       return;
     }
     counted_ = true;
@@ -46,10 +56,16 @@ class RawSession final : public Session,
     read_prefix();
   }
 
+  // Session: called from actor threads. Frames gather in `incoming_` and one posted drain moves
+  // them all to the queue, so a burst costs one hop to the I/O thread, not one per frame.
   void send_frame(std::shared_ptr<const std::string> payload, bool) override {
-    asio::post(stream_.get_executor(), [self = this->shared_from_this(), payload = std::move(payload)]() mutable {
-      self->enqueue(std::move(payload));
-    });
+    {
+      std::lock_guard<std::mutex> lock(incoming_mutex_);
+      incoming_.push_back(std::move(payload));
+      if (drain_posted_) return;
+      drain_posted_ = true;
+    }
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->drain_incoming(); });
   }
 
   void close(int code, const std::string& reason) override {
@@ -68,22 +84,44 @@ class RawSession final : public Session,
  private:
   // Makes sure `buffer_` holds at least `n` bytes, then calls `next`. (Reads into the buffer's
   // own storage: asio's dynamic-buffer reads would fill a copy of a beast::flat_buffer.)
+  // Once the connection is closing, reading turns into drain().
   template <class Next>
   void fill(std::size_t n, Next next) {
+    if (closing_) return drain();
     if (buffer_.size() >= n) {
       next();
       return;
     }
     auto room = buffer_.prepare(std::max<std::size_t>(n - buffer_.size(), 4096));
     stream_.async_read_some(room, [self = this->shared_from_this(), n, next](beast::error_code ec, std::size_t got) {
-      if (ec) {
-        fail(ec, "raw read");
-        self->finish();
-        return;
-      }
+      if (ec) return self->on_read_end(ec);
       self->buffer_.commit(got);
       self->fill(n, next);
     });
+  }
+
+  // Closing: reads and drops what the client still sends until it closes its side (or the close
+  // timer closes the socket). Closing the socket with unread bytes in it would make the kernel
+  // reset the connection, and a reset discards the frames not yet delivered, the close frame
+  // among them.
+  void drain() {
+    buffer_.consume(buffer_.size());
+    auto room = buffer_.prepare(4096);
+    stream_.async_read_some(room, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->on_read_end(ec);
+      self->drain();
+    });
+  }
+
+  // The client closed its side, the connection broke, or the close timer closed the socket.
+  void on_read_end(beast::error_code ec) {
+    reading_done_ = true;
+    if (!closing_) {
+      fail(ec, "raw read");
+      return shutdown_socket();
+    }
+    // Closing: the socket goes once the close frame is written too (write_next()).
+    if (!writing_ && queue_.empty()) shutdown_socket();
   }
 
   void read_prefix() {
@@ -97,11 +135,11 @@ class RawSession final : public Session,
     if (length.status == LengthStatus::too_large) {
       spdlog::debug("tcp {}: frame of {} bytes is over max_frame_bytes", peer(), length.length);
       begin_close(1009, "frame too big");
-      return;  // stop reading: the rest of the stream cannot be framed
+      return drain();  // the rest of the stream cannot be framed
     }
     if (length.status == LengthStatus::empty) {
       begin_close(4000, "empty frame");
-      return;
+      return drain();
     }
     buffer_.consume(4);
     auto n = static_cast<std::size_t>(length.length);
@@ -121,67 +159,85 @@ class RawSession final : public Session,
       in.frame = std::make_shared<const nlohmann::json>(std::move(decoded.value));
     buffer_.consume(n);
     link_->deliver(std::move(in));
-    if (!closing_) read_prefix();
+    read_prefix();
   }
 
-  void enqueue(std::shared_ptr<const std::string> payload) {
-    if (closing_) return;
-    auto framed = std::make_shared<const std::string>(length_prefixed(*payload));
-    if (!queue_.push({std::move(framed), false})) {
-      spdlog::info("tcp {}: client is not reading, disconnecting", peer());
-      queue_.clear();
-      begin_close(kTooSlowCloseCode, "too slow");
-      return;
+  void drain_incoming() {
+    std::vector<OutboundQueue::Payload> frames;
+    {
+      std::lock_guard<std::mutex> lock(incoming_mutex_);
+      frames.swap(incoming_);
+      drain_posted_ = false;
     }
+    // All queued before the write: frames an actor sent in one turn (a send_ack and the echo
+    // after it) leave in one write instead of one each.
+    for (auto& frame : frames)
+      if (!enqueue(std::move(frame))) break;
     if (!writing_) write_next();
+  }
+
+  // False once the connection is closing: this frame and later ones are not written.
+  bool enqueue(OutboundQueue::Payload payload) {
+    if (closing_) return false;
+    if (!queue_.push(std::move(payload))) {
+      spdlog::info("tcp {}: client is not reading, disconnecting", peer());
+      state_->runtime.counters().slow_client_closes++;
+      // The frames being written stay until on_write() pops them; the rest are dropped.
+      queue_.truncate(writing_ ? batch_frames_ : 0);
+      begin_close(kTooSlowCloseCode, "too slow");
+      return false;
+    }
+    return true;
   }
 
   void begin_close(int code, const std::string& reason) {
     if (closing_) return;
     closing_ = true;
-    queue_.request_close(code, reason);
-    auto frame = frames::close(code, reason).dump();
-    queue_.push({std::make_shared<const std::string>(length_prefixed(frame)), false});
-    // A close must not hang on a peer that stopped reading.
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    queue_.push_last(std::make_shared<const std::string>(frames::close(code, reason).dump()));
+    // A close must not hang on a client that stopped reading or never closes its side: closing
+    // the socket ends the pending read and write. (The stream's own timeout would not do: Beast's
+    // expires_after() does not reach operations already pending.)
+    close_timer_ = std::make_unique<asio::steady_timer>(
+        stream_.get_executor(), std::chrono::milliseconds(state_->options.close_timeout_ms));
+    close_timer_->async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (!ec) self->shutdown_socket();
+    });
     if (!writing_) write_next();
   }
 
-  // --max-connections-per-ip: an error frame, the close frame, then a lingering close (the
-  // client's unread auth frame would otherwise reset the connection and could destroy the close
-  // frame before the client reads it).
+  // --max-connections-per-ip: an error frame, then the close frame (and, as for every close, a
+  // lingering one: see drain()).
   void refuse_too_many() {
     state_->runtime.counters().connections_rejected_per_ip++;
     spdlog::info("tcp {}: refused, already {} connections from this address", address_,
                  state_->options.max_connections_per_ip);
-    refused_ = true;
     auto error = frames::error(Error::rate_limited, "too many connections from your address").dump();
-    queue_.push({std::make_shared<const std::string>(length_prefixed(error)), false});
+    queue_.push(std::make_shared<const std::string>(std::move(error)));
     begin_close(kTooManyConnectionsCloseCode, "too many connections from your address");
-  }
-
-  void drain_then_close() {
-    auto room = buffer_.prepare(4096);
-    stream_.async_read_some(room, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-      if (!ec) return self->drain_then_close();
-      beast::error_code ignored;
-      lowest_socket(self->stream_).close(ignored);
-    });
   }
 
   void write_next() {
     if (queue_.empty()) {
-      if (closing_ && refused_) {
-        beast::error_code ignored;
-        lowest_socket(stream_).shutdown(tcp::socket::shutdown_send, ignored);
-        drain_then_close();
-        return;
-      }
-      if (closing_) shutdown_socket();
-      return;
+      std::string().swap(batch_);  // an idle connection holds no write buffer
+      if (!closing_) return;
+      // The close frame is written: the connection is over for the actors, and the socket
+      // lingers. The client reads to the end and closes its side, which ends drain(); the close
+      // timer bounds the wait.
+      if (reading_done_) return shutdown_socket();
+      beast::error_code ignored;
+      lowest_socket(stream_).shutdown(tcp::socket::shutdown_send, ignored);
+      return finish();
+    }
+    batch_.clear();
+    batch_frames_ = 0;
+    while (batch_frames_ < queue_.size()) {
+      const auto& payload = queue_.at(batch_frames_);
+      if (batch_frames_ > 0 && batch_.size() + 4 + payload.size() > kWriteBytes) break;
+      append_length_prefixed(batch_, payload);
+      ++batch_frames_;
     }
     writing_ = true;
-    asio::async_write(stream_, asio::buffer(*queue_.front().payload),
+    asio::async_write(stream_, asio::buffer(batch_),
                       beast::bind_front_handler(&RawSession::on_write, this->shared_from_this()));
   }
 
@@ -194,11 +250,12 @@ class RawSession final : public Session,
       shutdown_socket();
       return;
     }
-    queue_.pop();
+    queue_.pop(batch_frames_);
     write_next();
   }
 
   void shutdown_socket() {
+    if (close_timer_) close_timer_->cancel();  // it holds this session
     beast::error_code ignored;
     lowest_socket(stream_).shutdown(tcp::socket::shutdown_both, ignored);
     lowest_socket(stream_).close(ignored);
@@ -217,13 +274,20 @@ class RawSession final : public Session,
   Stream stream_;
   beast::flat_buffer buffer_;
   OutboundQueue queue_;
+  std::string batch_;        // what is being written: queued frames, each behind its length
+  size_t batch_frames_ = 0;  // how many of the queue's first frames are in batch_
   std::unique_ptr<ConnectionLink> link_;
   std::string address_;
   bool counted_ = false;  // counted in connections_per_address
-  bool refused_ = false;  // over --max-connections-per-ip
+  bool reading_done_ = false;  // the read side ended: EOF, error or the close timer
+  std::unique_ptr<asio::steady_timer> close_timer_;  // closing: bounds the lingering
   bool writing_ = false;
   bool closing_ = false;
   bool finished_ = false;
+  // From actor threads to the strand.
+  std::mutex incoming_mutex_;
+  std::vector<OutboundQueue::Payload> incoming_;
+  bool drain_posted_ = false;
 };
 
 }  // namespace

@@ -266,7 +266,7 @@ class WsSession final : public Session,
     close_sent_ = true;
     // A close must not hang on a peer that stopped reading or never answers.
     close_timer_ = std::make_unique<asio::steady_timer>(
-        stream_.get_executor(), std::chrono::milliseconds(state_->options.ws_close_timeout_ms));
+        stream_.get_executor(), std::chrono::milliseconds(state_->options.close_timeout_ms));
     close_timer_->async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (!ec) self->shutdown_socket();
     });

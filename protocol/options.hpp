@@ -66,9 +66,10 @@ struct ServerOptions {
   int actor_threads = 0;
   // Bounded per-session outbound queue (frames); a client that cannot keep up is disconnected.
   int64_t send_queue_frames = 1024;
-  // A closing WebSocket connection waits this long for the client's close frame and for its last
-  // writes (a client that stopped reading), then drops the TCP connection.
-  int64_t ws_close_timeout_ms = 5000;
+  // A closing WebSocket or raw TCP connection waits this long for its last writes (a client that
+  // stopped reading) and, on a WebSocket, for the client's close frame; then it drops the TCP
+  // connection.
+  int64_t close_timeout_ms = 5000;
   // How long a user actor with no devices stays alive before it is passivated.
   int64_t user_idle_ms = 60000;
   // Groups (PROTOCOL.md sections 3, 6, 7).

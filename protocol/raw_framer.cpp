@@ -32,13 +32,16 @@ FrameLength parse_length_prefix(const unsigned char p[4], uint64_t max_frame_byt
 std::string length_prefixed(std::string_view payload) {
   std::string out;
   out.reserve(payload.size() + 4);
-  auto n = static_cast<uint32_t>(payload.size());
-  out.push_back(static_cast<char>((n >> 24) & 0xFF));
-  out.push_back(static_cast<char>((n >> 16) & 0xFF));
-  out.push_back(static_cast<char>((n >> 8) & 0xFF));
-  out.push_back(static_cast<char>(n & 0xFF));
-  out.append(payload);
+  append_length_prefixed(out, payload);
   return out;
+}
+
+void append_length_prefixed(std::string& out, std::string_view payload) {
+  auto n = static_cast<uint32_t>(payload.size());
+  const char prefix[4] = {static_cast<char>((n >> 24) & 0xFF), static_cast<char>((n >> 16) & 0xFF),
+                          static_cast<char>((n >> 8) & 0xFF), static_cast<char>(n & 0xFF)};
+  out.append(prefix, 4);
+  out.append(payload);
 }
 
 }  // namespace im

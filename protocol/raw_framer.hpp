@@ -26,5 +26,7 @@ FrameLength parse_length_prefix(const unsigned char prefix[4], uint64_t max_fram
 
 // Prepends the 4-byte big-endian length to `payload`.
 std::string length_prefixed(std::string_view payload);
+// Appends the 4-byte big-endian length of `payload`, then `payload`, to `out`.
+void append_length_prefixed(std::string& out, std::string_view payload);
 
 }  // namespace im

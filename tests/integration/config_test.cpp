@@ -111,3 +111,10 @@ TEST_CASE("--config values apply, flags win, SIGTERM exits 0") {
     CHECK(conn->wait_closed(std::chrono::seconds(3)) == std::optional<int>(1001));
   }
 }
+
+TEST_CASE("--ws-close-timeout-ms, the former name of --close-timeout-ms, is still accepted") {
+  imtest::TempDir dir;
+  imtest::ServerProcess server(dir.path(), {"--ws-close-timeout-ms", "2000", "--password-hash-cost", "min"});
+  CHECK(imclient::http(server.endpoint, "GET", "/healthz").status == 200);
+  CHECK(server.stop(SIGTERM) == 0);
+}

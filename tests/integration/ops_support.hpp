@@ -1,7 +1,10 @@
 // Helpers shared by the operations tests (admin, imctl, TLS, MessagePack, limits).
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <thread>
 
@@ -32,6 +35,14 @@ inline imclient::HttpResponse admin_post(const imclient::Endpoint& e, const std:
 // The parsed body of a 200 answer to GET `target` (fails the test otherwise).
 inline nlohmann::json admin_json(const imclient::Endpoint& e, const std::string& target) {
   return imclient::require_status(admin_get(e, target), 200, "GET " + target);
+}
+
+// The value of a counter or gauge in GET /metrics (fails the test when it is missing).
+inline uint64_t metric(const imclient::Endpoint& endpoint, const std::string& name) {
+  auto text = imclient::http(endpoint, "GET", "/metrics").body;
+  auto pos = text.find("\n" + name + " ");
+  REQUIRE_MESSAGE(pos != std::string::npos, name);
+  return std::stoull(text.substr(pos + name.size() + 2));
 }
 
 // Bounded polling of an observable condition: true as soon as `condition()` holds, false after

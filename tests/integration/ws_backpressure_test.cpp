@@ -13,14 +13,6 @@ using namespace rawws;
 
 namespace {
 
-// The value of a counter in GET /metrics.
-uint64_t metric(const imclient::Endpoint& endpoint, const std::string& name) {
-  auto text = imclient::http(endpoint, "GET", "/metrics").body;
-  auto pos = text.find("\n" + name + " ");
-  REQUIRE_MESSAGE(pos != std::string::npos, name);
-  return std::stoull(text.substr(pos + name.size() + 2));
-}
-
 // More pong bytes (10 MB) than the socket buffers on the way hold: the kernel grows a send buffer
 // to 4 MiB at most here (net.ipv4.tcp_wmem), and the client's small receive buffer keeps its TCP
 // window small. So a client that does not read makes the server's writes block.
@@ -51,13 +43,14 @@ TEST_CASE("a client that reads slower than it is sent to gets every frame whole 
     o.send_queue_frames = 2 * kFloodPings;
   });
   auto account = server.account();
-  auto blocked_before = metric(server.endpoint, "imserver_socket_writes_blocked_total");
+  auto blocked_before = opstest::metric(server.endpoint, "imserver_socket_writes_blocked_total");
   RawWs ws(server.endpoint.port, 4096);
   ws.open_authed(account.token, "slow-reader");
   send_flood(ws);
   // Reading starts once a write of the server's had to wait (otherwise this tested nothing).
   REQUIRE(opstest::eventually(
-      [&] { return metric(server.endpoint, "imserver_socket_writes_blocked_total") > blocked_before; }, 4 * kWait));
+      [&] { return opstest::metric(server.endpoint, "imserver_socket_writes_blocked_total") > blocked_before; },
+      4 * kWait));
   auto deadline = std::chrono::steady_clock::now() + 4 * kWait;
   for (int i = 0; i < kFloodPings; ++i) {
     auto f = ws.next_frame(deadline);
@@ -79,14 +72,15 @@ TEST_CASE("a client that stops reading is closed with 1008 once its queue is ful
     // The close frame waits behind megabytes this client reads only after its flood: on a busy
     // machine that could take longer than the default 5 s the server allows before it drops the
     // connection without a close frame.
-    o.ws_close_timeout_ms = 60000;
+    o.close_timeout_ms = 60000;
   });
   auto account = server.account();
   RawWs ws(server.endpoint.port, 4096);
   ws.open_authed(account.token, "stalled");
   send_flood(ws);
-  REQUIRE(opstest::eventually([&] { return metric(server.endpoint, "imserver_slow_client_closes_total") == 1; },
-                              4 * kWait));
+  REQUIRE(opstest::eventually(
+      [&] { return opstest::metric(server.endpoint, "imserver_slow_client_closes_total") == 1; },
+      4 * kWait));
   // What reached the socket before the queue overflowed arrives whole and in order, then the
   // close: the queued frames were dropped and nothing follows the close.
   auto deadline = std::chrono::steady_clock::now() + 4 * kWait;

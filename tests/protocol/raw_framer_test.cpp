@@ -59,3 +59,14 @@ TEST_CASE("length_prefixed writes big-endian length then payload") {
   CHECK(static_cast<unsigned char>(f2[2]) == 1);
   CHECK(static_cast<unsigned char>(f2[3]) == 44);
 }
+
+TEST_CASE("append_length_prefixed frames one payload after another in one buffer") {
+  std::string batch;
+  im::append_length_prefixed(batch, "ab");
+  im::append_length_prefixed(batch, std::string(70000, 'y'));
+  REQUIRE(batch.size() == 4 + 2 + 4 + 70000);
+  CHECK(batch.substr(0, 6) == std::string("\0\0\0\x02" "ab", 6));
+  // 70000 = 0x00011170
+  CHECK(batch.substr(6, 4) == std::string("\x00\x01\x11\x70", 4));
+  CHECK(batch.find_first_not_of('y', 10) == std::string::npos);
+}

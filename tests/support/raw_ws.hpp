@@ -5,8 +5,6 @@
 
 #include <doctest/doctest.h>
 
-#include <poll.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -14,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
+
+#include "support/raw_socket.hpp"
 
 namespace rawws {
 
@@ -107,20 +106,9 @@ struct HttpHead {
 
 // A plain socket speaking WebSocket by hand. Reads are bounded by deadlines (poll), and the bytes
 // received are kept so that one read may hold an HTTP response and frames behind it.
-class RawWs {
+class RawWs : public rawsock::RawSocket {
  public:
-  // `receive_buffer` (bytes, if set) is the socket's SO_RCVBUF, set before connecting so that the
-  // TCP window stays that small: the server's writes then block as soon as this side stops reading.
-  explicit RawWs(uint16_t port, int receive_buffer = 0) {
-    socket_.open(boost::asio::ip::tcp::v4());
-    if (receive_buffer > 0) socket_.set_option(boost::asio::socket_base::receive_buffer_size(receive_buffer));
-    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-    socket_.set_option(boost::asio::ip::tcp::no_delay(true));
-  }
-
-  void write(const std::string& bytes) { boost::asio::write(socket_, boost::asio::buffer(bytes)); }
-
-  bool eof() const { return eof_; }
+  using RawSocket::RawSocket;
 
   // The response head up to the blank line; the bytes after it stay buffered. nullopt on
   // deadline or EOF first.
@@ -205,28 +193,6 @@ class RawWs {
   }
 
  private:
-  // Reads what is there, waiting at most until `deadline`. False on deadline or EOF.
-  bool fill(std::chrono::steady_clock::time_point deadline) {
-    if (eof_) return false;
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() < 0) return false;
-      pollfd p{socket_.native_handle(), POLLIN, 0};
-      int r = ::poll(&p, 1, static_cast<int>(left.count()) + 1);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return false;
-      char buf[16 * 1024];
-      boost::system::error_code ec;
-      auto n = socket_.read_some(boost::asio::buffer(buf), ec);
-      if (ec) {  // eof, or a reset: the connection is over either way
-        eof_ = true;
-        return false;
-      }
-      buf_.append(buf, n);
-      return true;
-    }
-  }
-
   // One complete frame from the front of the buffer, if there is one.
   std::optional<Frame> parse_frame() {
     if (buf_.size() < 2) return std::nullopt;
@@ -261,10 +227,6 @@ class RawWs {
     return f;
   }
 
-  boost::asio::io_context ioc_;
-  boost::asio::ip::tcp::socket socket_{ioc_};
-  std::string buf_;
-  bool eof_ = false;
 };
 
 inline std::string app_ping(const std::string& rid) { return json{{"type", "ping"}, {"rid", rid}}.dump(); }
