@@ -45,6 +45,11 @@ class RawSession final : public Session,
     state_->join(this);
     beast::get_lowest_layer(stream_).expires_never();
     address_ = peer_address(lowest_socket(stream_));
+    if (state_->stopping) {  // joined after close_all(): it did not see this session
+      begin_close(1001, "server shutting down");
+      drain();
+      return;
+    }
     if (!state_->connections_per_address.try_enter(address_, state_->options.max_connections_per_ip)) {
       refuse_too_many();
       drain();
@@ -80,6 +85,13 @@ class RawSession final : public Session,
   }
 
   void close_for_shutdown() override { close(1001, "server shutting down"); }
+
+  void abort_for_shutdown() override {
+    auto self = this->weak_from_this().lock();  // as in close(): the handler gets the reference
+    if (!self) return;
+    auto executor = stream_.get_executor();
+    asio::post(executor, [self = std::move(self)] { self->shutdown_socket(); });
+  }
 
  private:
   // Makes sure `buffer_` holds at least `n` bytes, then calls `next`. (Reads into the buffer's
@@ -178,7 +190,7 @@ class RawSession final : public Session,
 
   // False once the connection is closing: this frame and later ones are not written.
   bool enqueue(OutboundQueue::Payload payload) {
-    if (closing_) return false;
+    if (closing_ || finished_) return false;
     if (!queue_.push(std::move(payload))) {
       spdlog::info("tcp {}: client is not reading, disconnecting", peer());
       state_->runtime.counters().slow_client_closes++;
@@ -191,7 +203,7 @@ class RawSession final : public Session,
   }
 
   void begin_close(int code, const std::string& reason) {
-    if (closing_) return;
+    if (closing_ || finished_) return;
     closing_ = true;
     queue_.push_last(std::make_shared<const std::string>(frames::close(code, reason).dump()));
     // A close must not hang on a client that stopped reading or never closes its side: closing

@@ -159,8 +159,13 @@ void Server::stop() {
   impl_->state->stopping = true;
   if (impl_->listener) impl_->listener->stop();
   impl_->state->close_all();
-  // Give the 1001 closes a moment to go out; sessions leave as their sockets finish.
-  impl_->state->wait_drained(std::chrono::seconds(2));
+  // Give the 1001 closes a moment to go out; sessions leave as their sockets finish. Those still
+  // there (clients that do not read, or do not close their side) lose their sockets now: the
+  // runtime's shutdown waits for every connection actor, and an actor ends when its session does.
+  if (!impl_->state->wait_drained(std::chrono::seconds(2))) {
+    impl_->state->abort_all();
+    impl_->state->wait_drained(std::chrono::seconds(1));
+  }
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();

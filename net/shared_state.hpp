@@ -28,6 +28,9 @@ class Closable {
   // takes (leave()): it must not drop what may be the session's last reference on this thread.
   // The sessions hand their reference to a posted handler instead.
   virtual void close_for_shutdown() = 0;
+  // Called the same way when the closes took too long (a client that does not read or does not
+  // close its side): close the socket now, so that the connection's actor hears it ended.
+  virtual void abort_for_shutdown() {}
 };
 
 class SharedState {
@@ -61,6 +64,10 @@ class SharedState {
   void close_all() {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto* s : sessions_) s->close_for_shutdown();
+  }
+  void abort_all() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto* s : sessions_) s->abort_for_shutdown();
   }
   // Waits until every session left or the timeout passed.
   bool wait_drained(std::chrono::milliseconds timeout) {

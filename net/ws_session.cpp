@@ -62,6 +62,7 @@ class WsSession final : public Session,
 
   void run(const http::request<http::string_body>& upgrade) {
     state_->join(this);
+    if (state_->stopping) return shutdown_socket();  // joined after close_all(): it did not see us
     auto handshake = websocket_handshake(upgrade);
     auto response = std::make_shared<const std::string>(std::move(handshake.response));
     beast::get_lowest_layer(stream_).expires_after(kHandshakeWriteTimeout);
@@ -98,6 +99,13 @@ class WsSession final : public Session,
   }
 
   void close_for_shutdown() override { close(1001, "server shutting down"); }
+
+  void abort_for_shutdown() override {
+    auto self = this->weak_from_this().lock();  // as in close(): the handler gets the reference
+    if (!self) return;
+    auto executor = stream_.get_executor();
+    asio::post(executor, [self = std::move(self)] { self->shutdown_socket(); });
+  }
 
  private:
   void on_handshake_written(beast::error_code ec, bool ok) {

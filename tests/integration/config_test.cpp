@@ -118,3 +118,11 @@ TEST_CASE("--ws-close-timeout-ms, the former name of --close-timeout-ms, is stil
   CHECK(imclient::http(server.endpoint, "GET", "/healthz").status == 200);
   CHECK(server.stop(SIGTERM) == 0);
 }
+
+TEST_CASE("ws_close_timeout_ms, the former config key of close_timeout_ms, is still accepted") {
+  imtest::TempDir dir;
+  std::ofstream(dir.path() + "/conf.json") << R"({"ws_close_timeout_ms": 2000, "password-hash-cost": "min"})";
+  imtest::ServerProcess server(dir.path(), {"--config", dir.path() + "/conf.json", "--close-timeout-ms", "3000"});
+  CHECK(imclient::http(server.endpoint, "GET", "/healthz").status == 200);
+  CHECK(server.stop(SIGTERM) == 0);
+}

@@ -231,3 +231,20 @@ TEST_CASE("raw TCP: a stalled client closed with 1008 is let go after --close-ti
       [&] { return opstest::metric(server.endpoint, "imserver_connections_open") == open_before; },
       4 * kWait));
 }
+
+TEST_CASE("raw TCP: a server shutting down does not wait forever for a client that stopped reading") {
+  // The 1001 close waits behind pongs the client never reads, and the close timer (the default
+  // 5 s) outlasts the server's 2 s wait for its connections: stop() closes the socket itself, so
+  // that the connection's actor ends and the runtime's shutdown, which waits for it, returns.
+  imtest::TestServer server([](im::ServerOptions& o) {
+    o.rate_frames_per_s = 0;
+    o.send_queue_frames = 2 * kFloodPings;
+  });
+  auto account = server.account();
+  RawTcp tcp(server.endpoint.port, 4096);
+  tcp.open_authed(account.token, "stalled");
+  send_flood(tcp);
+  server.stop();  // a hang here fails the test by ctest's timeout
+  std::string extra;
+  CHECK(tcp.wait_eof(4 * kWait, &extra));
+}

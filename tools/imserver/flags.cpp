@@ -15,12 +15,14 @@ namespace {
 
 using json = nlohmann::json;
 
-// One tunable: its flag name (without dashes), where it goes, the smallest value it accepts.
+// One tunable: its flag name (without dashes), where it goes, the smallest value it accepts, and
+// the name it had before, if any (still accepted as a flag and as a config key).
 struct Flag {
   const char* name;
   std::variant<int64_t*, int*, std::string*, bool*> target;
   const char* help;
   int64_t min = 0;
+  const char* former = nullptr;
 };
 
 std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
@@ -68,8 +70,8 @@ std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
        "actor scheduler threads (0: the usable CPUs not taken by the I/O and commit threads, 1 to 8)", 0},
       {"send-queue-frames", &o.send_queue_frames, "frames queued per connection before a slow client is dropped", 1},
       {"close-timeout-ms", &o.close_timeout_ms,
-       "how long a closing WebSocket or raw TCP connection waits for its last writes (and the client's close)", 1},
-      {"ws-close-timeout-ms", &o.close_timeout_ms, "the former name of --close-timeout-ms", 1},
+       "how long a closing WebSocket or raw TCP connection waits for its last writes (and the client's close)", 1,
+       "ws-close-timeout-ms"},
       {"user-idle-ms", &o.user_idle_ms, "how long a user actor without devices stays in memory", 1},
       {"typing-interval-ms", &o.typing_interval_ms, "at most one typing forwarded per sender and conversation in this time", 0},
       {"max-group-members", &o.max_group_members, "members of one group, the creator included", 1},
@@ -127,6 +129,7 @@ FlagsResult parse_flags(int argc, char** argv, ServerOptions& o) {
   std::map<std::string, CLI::Option*> given;
   for (auto& flag : table) {
     std::string name = std::string("--") + flag.name;
+    if (flag.former) name += std::string(",--") + flag.former;
     std::visit(
         [&](auto* target) {
           using T = std::remove_pointer_t<decltype(target)>;
@@ -167,7 +170,9 @@ FlagsResult parse_flags(int argc, char** argv, ServerOptions& o) {
     for (auto& [key, value] : config.items()) {
       std::string name = key;
       std::replace(name.begin(), name.end(), '_', '-');
-      auto flag = std::find_if(table.begin(), table.end(), [&](const Flag& f) { return name == f.name; });
+      auto flag = std::find_if(table.begin(), table.end(), [&](const Flag& f) {
+        return name == f.name || (f.former && name == f.former);
+      });
       if (flag == table.end()) return error("--config: unknown key \"" + key + "\"");
       if (given[flag->name]->count() > 0) continue;  // the flag wins
       if (auto problem = apply_json(*flag, value); !problem.empty()) return error("--config: " + problem);
