@@ -2,12 +2,11 @@
 // JSON, both ways. Where a WebSocket would get a close code, the client first gets
 // {"type":"close","code":N,"reason":"..."} as its last frame.
 //
-// Frames the actors send gather under a lock and reach the strand in one posted drain per burst;
+// Frames the actors send reach the strand in one posted drain per burst (net/frame_handoff.hpp);
 // each write then copies as many queued frames as fit in kWriteBytes, each behind its length, into
 // one buffer and writes it at once (as the WebSocket session does, net/ws_session.cpp).
 
-#include <mutex>
-
+#include "net/frame_handoff.hpp"
 #include "net/outbound_queue.hpp"
 #include "net/sessions.hpp"
 #include "protocol/codec.hpp"
@@ -61,16 +60,10 @@ class RawSession final : public Session,
     read_prefix();
   }
 
-  // Session: called from actor threads. Frames gather in `incoming_` and one posted drain moves
-  // them all to the queue, so a burst costs one hop to the I/O thread, not one per frame.
+  // Session: called from actor threads. One posted drain moves a burst to the queue.
   void send_frame(std::shared_ptr<const std::string> payload, bool) override {
-    {
-      std::lock_guard<std::mutex> lock(incoming_mutex_);
-      incoming_.push_back(std::move(payload));
-      if (drain_posted_) return;
-      drain_posted_ = true;
-    }
-    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->drain_incoming(); });
+    if (incoming_.add(std::move(payload)))
+      asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->drain_incoming(); });
   }
 
   void close(int code, const std::string& reason) override {
@@ -175,15 +168,9 @@ class RawSession final : public Session,
   }
 
   void drain_incoming() {
-    std::vector<OutboundQueue::Payload> frames;
-    {
-      std::lock_guard<std::mutex> lock(incoming_mutex_);
-      frames.swap(incoming_);
-      drain_posted_ = false;
-    }
     // All queued before the write: frames an actor sent in one turn (a send_ack and the echo
     // after it) leave in one write instead of one each.
-    for (auto& frame : frames)
+    for (auto& frame : incoming_.take())
       if (!enqueue(std::move(frame))) break;
     if (!writing_) write_next();
   }
@@ -296,10 +283,7 @@ class RawSession final : public Session,
   bool writing_ = false;
   bool closing_ = false;
   bool finished_ = false;
-  // From actor threads to the strand.
-  std::mutex incoming_mutex_;
-  std::vector<OutboundQueue::Payload> incoming_;
-  bool drain_posted_ = false;
+  FrameHandoff<OutboundQueue::Payload> incoming_;  // from actor threads to the strand
 };
 
 }  // namespace

@@ -5,8 +5,7 @@
 // shared by the I/O thread, and writes by copying queued frames into another such buffer and
 // sending them at once (write_next()).
 
-#include <mutex>
-
+#include "net/frame_handoff.hpp"
 #include "net/sessions.hpp"
 #include "net/ws_handshake.hpp"
 #include "protocol/codec.hpp"
@@ -73,16 +72,10 @@ class WsSession final : public Session,
                       });
   }
 
-  // Session: called from actor threads. Frames gather in `incoming_` and one posted drain moves
-  // them all to the write queue, so a burst costs one hop to the I/O thread, not one per frame.
+  // Session: called from actor threads. One posted drain moves a burst to the write queue.
   void send_frame(std::shared_ptr<const std::string> payload, bool binary) override {
-    {
-      std::lock_guard<std::mutex> lock(incoming_mutex_);
-      incoming_.push_back({std::move(payload), binary ? ws::Opcode::binary : ws::Opcode::text});
-      if (drain_posted_) return;
-      drain_posted_ = true;
-    }
-    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->drain_incoming(); });
+    if (incoming_.add({std::move(payload), binary ? ws::Opcode::binary : ws::Opcode::text}))
+      asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->drain_incoming(); });
   }
 
   void close(int code, const std::string& reason) override {
@@ -238,15 +231,9 @@ class WsSession final : public Session,
   // --- writing ---
 
   void drain_incoming() {
-    std::vector<ws::OutFrame> frames;
-    {
-      std::lock_guard<std::mutex> lock(incoming_mutex_);
-      frames.swap(incoming_);
-      drain_posted_ = false;
-    }
     // All queued before the write: frames an actor sent in one turn (a send_ack and the echo
     // after it) leave in one write instead of one each.
-    for (auto& frame : frames) queue_frame(std::move(frame));
+    for (auto& frame : incoming_.take()) queue_frame(std::move(frame));
     if (!writing_) write_next();
   }
 
@@ -447,10 +434,7 @@ class WsSession final : public Session,
   bool peer_closed_ = false;  // the peer's close frame arrived
   bool reading_stopped_ = false;  // the stream broke the protocol: no close answer is awaited
   bool finished_ = false;
-  // From actor threads to the strand.
-  std::mutex incoming_mutex_;
-  std::vector<ws::OutFrame> incoming_;
-  bool drain_posted_ = false;
+  FrameHandoff<ws::OutFrame> incoming_;  // from actor threads to the strand
 };
 
 }  // namespace

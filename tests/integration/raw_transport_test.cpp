@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
+#include <memory>
 #include <optional>
 
 #include "integration/ops_support.hpp"
@@ -91,16 +93,29 @@ void send_flood(RawTcp& tcp) {
   tcp.write(flood);
 }
 
+// A server for the flood: no frame rate limit, `queue_frames` as --send-queue-frames, and
+// `close_timeout_ms` as --close-timeout-ms when set.
+std::function<void(im::ServerOptions&)> flood_server(int64_t queue_frames, int64_t close_timeout_ms = 0) {
+  return [=](im::ServerOptions& o) {
+    o.rate_frames_per_s = 0;
+    o.send_queue_frames = queue_frames;
+    if (close_timeout_ms > 0) o.close_timeout_ms = close_timeout_ms;
+  };
+}
+
+// An authenticated client with a 4 KB receive buffer: the server's writes to it soon wait.
+std::unique_ptr<RawTcp> slow_client(imtest::TestServer& server, const std::string& device) {
+  auto tcp = std::make_unique<RawTcp>(server.endpoint.port, 4096);
+  tcp->open_authed(server.account().token, device);
+  return tcp;
+}
+
 }  // namespace
 
 TEST_CASE("raw TCP: a client that reads slower than it is sent to gets every frame whole and in order") {
-  imtest::TestServer server([](im::ServerOptions& o) {
-    o.rate_frames_per_s = 0;
-    o.send_queue_frames = 2 * kFloodPings;
-  });
-  auto account = server.account();
-  RawTcp tcp(server.endpoint.port, 4096);
-  tcp.open_authed(account.token, "slow-reader");
+  imtest::TestServer server(flood_server(2 * kFloodPings));
+  auto client = slow_client(server, "slow-reader");
+  auto& tcp = *client;
   send_flood(tcp);
   // Batches of pongs were cut wherever the socket stopped taking them; each arrives whole.
   auto deadline = std::chrono::steady_clock::now() + 4 * kWait;
@@ -119,18 +134,13 @@ TEST_CASE("raw TCP: a client that reads slower than it is sent to gets every fra
 
 TEST_CASE("raw TCP: a client that stops reading is closed with 1008 once its queue is full, after what it "
           "was sent") {
-  imtest::TestServer server([](im::ServerOptions& o) {
-    o.rate_frames_per_s = 0;
-    o.send_queue_frames = 256;
-    // The close frame waits behind megabytes this client reads only after its flood: on a busy
-    // machine that could take longer than the default 5 s the server allows before it drops the
-    // connection without a close frame.
-    o.close_timeout_ms = 60000;
-  });
-  auto account = server.account();
+  // The close frame waits behind megabytes this client reads only after its flood: on a busy
+  // machine that could take longer than the default 5 s the server allows before it drops the
+  // connection without a close frame.
+  imtest::TestServer server(flood_server(256, 60000));
   auto closes_before = opstest::metric(server.endpoint, "imserver_slow_client_closes_total");
-  RawTcp tcp(server.endpoint.port, 4096);
-  tcp.open_authed(account.token, "stalled");
+  auto client = slow_client(server, "stalled");
+  auto& tcp = *client;
   send_flood(tcp);
   REQUIRE(opstest::eventually(
       [&] { return opstest::metric(server.endpoint, "imserver_slow_client_closes_total") == closes_before + 1; },
@@ -212,17 +222,11 @@ TEST_CASE("raw TCP: a stalled client closed with 1008 is let go after --close-ti
   // The close frame waits behind pongs the client never reads: only the close timer ends it. The
   // queue is large enough that the socket's buffers are full before it overflows (the flood's
   // pongs are about 10 MB, four times what the kernel holds), so the write under way is stuck.
-  imtest::TestServer server([](im::ServerOptions& o) {
-    o.rate_frames_per_s = 0;
-    o.send_queue_frames = 20000;
-    o.close_timeout_ms = 300;
-  });
-  auto account = server.account();
+  imtest::TestServer server(flood_server(20000, 300));
   auto open_before = opstest::metric(server.endpoint, "imserver_connections_open");
-  RawTcp tcp(server.endpoint.port, 4096);
-  tcp.open_authed(account.token, "stalled");
+  auto client = slow_client(server, "stalled");
   REQUIRE(opstest::metric(server.endpoint, "imserver_connections_open") == open_before + 1);
-  send_flood(tcp);
+  send_flood(*client);
   REQUIRE(opstest::eventually(
       [&] { return opstest::metric(server.endpoint, "imserver_slow_client_closes_total") == 1; },
       4 * kWait));
@@ -236,15 +240,10 @@ TEST_CASE("raw TCP: a server shutting down does not wait forever for a client th
   // The 1001 close waits behind pongs the client never reads, and the close timer (the default
   // 5 s) outlasts the server's 2 s wait for its connections: stop() closes the socket itself, so
   // that the connection's actor ends and the runtime's shutdown, which waits for it, returns.
-  imtest::TestServer server([](im::ServerOptions& o) {
-    o.rate_frames_per_s = 0;
-    o.send_queue_frames = 2 * kFloodPings;
-  });
-  auto account = server.account();
-  RawTcp tcp(server.endpoint.port, 4096);
-  tcp.open_authed(account.token, "stalled");
-  send_flood(tcp);
+  imtest::TestServer server(flood_server(2 * kFloodPings));
+  auto client = slow_client(server, "stalled");
+  send_flood(*client);
   server.stop();  // a hang here fails the test by ctest's timeout
   std::string extra;
-  CHECK(tcp.wait_eof(4 * kWait, &extra));
+  CHECK(client->wait_eof(4 * kWait, &extra));
 }
