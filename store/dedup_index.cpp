@@ -14,7 +14,7 @@ uint64_t DedupIndex::hash(std::string_view cid) { return std::hash<std::string_v
 bool DedupIndex::may_be_stored(UserId user, std::string_view cid) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = loaded_.find(user);
-  return it == loaded_.end() || it->second.count(hash(cid)) != 0;
+  return it == loaded_.end() || it->second.contains(hash(cid));
 }
 
 void DedupIndex::note_put(UserId user, std::string_view cid) {
@@ -27,7 +27,7 @@ void DedupIndex::note_put(UserId user, std::string_view cid) {
 
 void DedupIndex::load(const Store& store, UserId user) {
   if (max_cids_ == 0) return;
-  std::unordered_set<uint64_t> cids;
+  U64Set cids;
   bool too_many = false;
   auto prefix = keys::dedup_prefix(user);
   bool read_all = store.scan(prefix, keys::prefix_end(prefix), false, [&](std::string_view key, std::string_view) {

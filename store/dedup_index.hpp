@@ -13,10 +13,10 @@
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "protocol/ids.hpp"
 #include "store/store.hpp"
+#include "store/u64_set.hpp"
 
 namespace im {
 
@@ -51,7 +51,7 @@ class DedupIndex {
 
   size_t max_cids_;
   mutable std::mutex mutex_;
-  std::unordered_map<UserId, std::unordered_set<uint64_t>> loaded_;
+  std::unordered_map<UserId, U64Set> loaded_;
 };
 
 }  // namespace im
