@@ -9,7 +9,7 @@
 #     cancellations set none: a cancellation completed as a spurious completion of an unrelated
 #     operation, which could then be queued twice on the scheduler's intrusive list (fixes 4-5).
 # Seen as reads that never completed, heap corruption and a spinning shutdown under connection churn
-# (docs/BENCHMARKS.md, round 6). tests/net/asio_backend_test.cpp fails without fix 1 (at once) and
+# (docs/BENCHMARKS-HISTORY.md, round 6). tests/net/asio_backend_test.cpp fails without fix 1 (at once) and
 # without fix 4 (once the ring's slots are reused).
 #
 # im_asio_io_uring_target(<name>) writes the patched copy under the build directory and makes <name>

@@ -162,3 +162,37 @@ TEST_CASE("imbench floor prices a loopback hop (it ignores the server)") {
   CHECK(run.result["cpu_us_per_transfer"].get<double>() > 0);
   CHECK(run.result["unbatched_direct_ceiling_msg_per_s"].get<double>() > 0);
 }
+
+TEST_CASE("imbench floor --rate relays a paced direct run's frames, with and without hand-over threads") {
+  SmokeServer s;
+  for (const char* threads : {"0", "2"}) {
+    CAPTURE(threads);
+    auto run = run_imbench(s.server, "floor",
+                           {"--rate", "2000", "--pairs", "5", "--messages", "100", "--relay-threads", threads,
+                            "--duration-s", "30"});
+    INFO(run.output);
+    CHECK(run.exit_code == 0);
+    CHECK(run.result["ok"] == true);
+    CHECK(run.result["mode"] == "paced");
+    CHECK(run.result["messages"] == 1000);
+    CHECK(run.result["sent"] == 1000);
+    CHECK(run.result["pushes"] == 1000);
+    CHECK(run.result["echoes"] == 1000);
+    CHECK(run.result["out_of_order"] == 0);
+    CHECK(run.result["send_to_push_ms"]["count"] == 1000);
+    CHECK(run.result["relay_cpu_s"].get<double>() > 0);
+    CHECK(run.result["client_cpu_s"].get<double>() > 0);
+  }
+}
+
+TEST_CASE("imbench floor --rate that cannot finish within --duration-s fails") {
+  SmokeServer s;
+  // 10,000 messages at 1,000/s need 10 s; the bound is 0.3 s.
+  auto run = run_imbench(s.server, "floor",
+                         {"--rate", "1000", "--pairs", "5", "--messages", "1000", "--duration-s", "0.3"});
+  INFO(run.output);
+  CHECK(run.exit_code == 1);
+  CHECK(run.result["ok"] == false);
+  CHECK(run.result["sent"].get<int64_t>() < 10000);
+  CHECK(run.result["pushes"].get<int64_t>() < 10000);
+}

@@ -4,7 +4,8 @@
 //   direct  P pairs exchanging M messages each; throughput, latency, zero loss / duplicates
 //   group   one group of K members, S senders; deliveries per second, fan-out spread
 //   churn   connect, auth, send a few, disconnect, over and over; connect+auth per second
-//   floor   no server: the CPU price of one small loopback TCP hop, the machine's lower bound
+//   floor   no server: the CPU price of one small loopback TCP hop, the machine's lower bound;
+//           with --rate, a paced direct run's transfers through a relay that does no work
 // Exit status: 0 when every check passed, 1 when a check failed, 2 on bad usage or setup failure.
 
 #include <iostream>
@@ -41,13 +42,14 @@ int main(int argc, char** argv) {
   app.add_option("--procs", o.procs, "idle: worker processes")->capture_default_str()->check(CLI::Range(1, 64));
   app.add_option("--hold-s", o.hold_s, "idle: how long to hold the connections")->capture_default_str()->check(CLI::Range(0.0, 3600.0));
   app.add_option("--heartbeat-ms", o.heartbeat_ms, "ping interval (0: what auth_ok announces)")->capture_default_str()->check(CLI::Range(int64_t(0), int64_t(3600000)));
-  app.add_option("--pairs", o.pairs, "direct: pairs of users")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(50000)));
-  app.add_option("--messages", o.messages, "direct, group: messages per sender; floor: round trips")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(10000000)));
+  app.add_option("--pairs", o.pairs, "direct, floor --rate: pairs of users")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(50000)));
+  app.add_option("--messages", o.messages, "direct, group, floor --rate: messages per sender; floor: round trips")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(10000000)));
   app.add_option("--window", o.window, "direct, group: sends in flight per sender")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(100000)));
-  app.add_option("--rate", o.rate, "direct, group: target messages/s over all senders (0: window only)")->capture_default_str()->check(CLI::Range(0.0, 1e9));
+  app.add_option("--rate", o.rate, "direct, group, floor: target messages/s over all senders (direct, group: 0 = window only)")->capture_default_str()->check(CLI::Range(0.0, 1e9));
   app.add_option("--body-bytes", o.body_bytes, "direct, group: text padding per message")->capture_default_str()->check(CLI::Range(int64_t(0), int64_t(15000)));
   app.add_option("--members", o.members, "group: members")->capture_default_str()->check(CLI::Range(int64_t(2), int64_t(100000)));
   app.add_option("--senders", o.senders, "group: members that send")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(100000)));
+  app.add_option("--relay-threads", o.relay_threads, "floor --rate: threads each send passes through inside the relay")->capture_default_str()->check(CLI::Range(0, 8));
   app.add_option("--lanes", o.lanes, "churn: connections cycling in parallel")->capture_default_str()->check(CLI::Range(int64_t(2), int64_t(50000)));
   app.add_option("--messages-per-connection", o.messages_per_connection, "churn: sends per connection")->capture_default_str()->check(CLI::Range(int64_t(0), int64_t(255)));
   app.add_option("--max-cycles", o.max_cycles, "churn: bound on connections opened")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(100000000)));

@@ -34,6 +34,8 @@ struct BenchOptions {
   int64_t body_bytes = 32;              // size of the text padding in each body
   int64_t members = 100;
   int64_t senders = 10;
+  // floor --rate
+  int relay_threads = 0;                // threads each send passes through inside the relay
   // churn
   int64_t lanes = 50;                   // connections cycling in parallel
   int64_t messages_per_connection = 3;

@@ -32,8 +32,11 @@ ScenarioResult run_idle(const RunContext& ctx);
 ScenarioResult run_direct(const RunContext& ctx);
 ScenarioResult run_group(const RunContext& ctx);
 ScenarioResult run_churn(const RunContext& ctx);
-// Needs no server: the CPU price of one loopback hop on this machine (scenario_floor.cpp).
+// Need no server: the CPU price of one loopback hop on this machine (scenario_floor.cpp), and
+// with --rate the latency and CPU of a paced direct run's transfers through a relay that does no
+// work (scenario_floor_paced.cpp). run_floor runs the second when --rate is set.
 ScenarioResult run_floor(const RunContext& ctx);
+ScenarioResult run_paced_floor(const RunContext& ctx);
 
 inline WriteMode write_mode(const BenchOptions& o) {
   return o.write_batching ? WriteMode::batched : WriteMode::one_frame_per_write;

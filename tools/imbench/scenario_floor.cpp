@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "loopback.hpp"
 #include "proc_stats.hpp"
 #include "scenario.hpp"
 #include "stats.hpp"
@@ -30,22 +31,6 @@ namespace {
 constexpr size_t kFrameBytes = 100;
 // Unbatched hops per direct message: send, send_ack+echo (one write), push, ACK.
 constexpr int kHopsPerDirectMessage = 4;
-
-// A file descriptor closed on scope exit.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {
-    if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  }
-  ~Fd() { ::close(fd); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
-void no_delay(int fd) {
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
 
 // Writes one frame and reads one; false when the peer went away.
 bool write_frame(int fd, const char* frame) {
@@ -64,20 +49,10 @@ bool read_frame(int fd, char* buffer) {
 }  // namespace
 
 ScenarioResult run_floor(const RunContext& ctx) {
-  Fd listener(::socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (::bind(listener.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(listener.fd, 1) != 0 ||
-      ::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-    throw std::runtime_error(std::string("loopback listener: ") + std::strerror(errno));
-  Fd client(::socket(AF_INET, SOCK_STREAM, 0));
-  if (::connect(client.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
-    throw std::runtime_error(std::string("loopback connect: ") + std::strerror(errno));
-  Fd server(::accept(listener.fd, nullptr, nullptr));
-  no_delay(client.fd);
-  no_delay(server.fd);
+  if (ctx.options.rate > 0) return run_paced_floor(ctx);
+  auto pair = connect_loopback_pairs(1);
+  auto& client = pair.clients[0];
+  auto& server = pair.servers[0];
 
   // Bounded by count and by time: the pinging side stops at whichever comes first.
   auto limit = static_cast<int64_t>(ctx.options.messages);
@@ -89,16 +64,16 @@ ScenarioResult run_floor(const RunContext& ctx) {
   auto started = Clock::now();
   std::thread echo([&] {
     char buffer[kFrameBytes];
-    while (read_frame(server.fd, buffer) && write_frame(server.fd, buffer)) {
+    while (read_frame(server.get(), buffer) && write_frame(server.get(), buffer)) {
     }
   });
   int64_t round_trips = 0;
   char buffer[kFrameBytes];
   while (round_trips < limit && (round_trips % 1024 != 0 || Clock::now() < deadline)) {
-    if (!write_frame(client.fd, frame) || !read_frame(client.fd, buffer)) break;
+    if (!write_frame(client.get(), frame) || !read_frame(client.get(), buffer)) break;
     ++round_trips;
   }
-  ::shutdown(client.fd, SHUT_RDWR);  // ends the echo thread's read
+  ::shutdown(client.get(), SHUT_RDWR);  // ends the echo thread's read
   echo.join();
   double wall_s = std::chrono::duration<double>(Clock::now() - started).count();
   double cpu_s = own_cpu_seconds() - cpu_before;
