@@ -11,12 +11,24 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace im {
 
 class U64Set {
  public:
+  U64Set() = default;
+  // A moved-from set is empty.
+  U64Set(U64Set&& other) noexcept { swap(other); }
+  U64Set& operator=(U64Set&& other) noexcept {
+    U64Set taken(std::move(other));
+    swap(taken);
+    return *this;
+  }
+  U64Set(const U64Set&) = delete;
+  U64Set& operator=(const U64Set&) = delete;
+
   bool contains(uint64_t value) const {
     if (value == kEmpty) return has_empty_value_;
     if (slots_.empty()) return false;
@@ -31,7 +43,10 @@ class U64Set {
       has_empty_value_ = true;
       return;
     }
-    if ((stored_ + 1) * 4 > slots_.size() * 3) grow();
+    if ((stored_ + 1) * 4 > slots_.size() * 3) {
+      if (contains(value)) return;  // no growth for a value already there
+      grow();
+    }
     place(value);
   }
 
@@ -57,16 +72,23 @@ class U64Set {
     }
   }
 
+  // Allocates before it changes anything: if the allocation throws, the set is as it was.
   void grow() {
-    std::vector<uint64_t> old;
-    old.swap(slots_);
-    size_t count = old.empty() ? kFirstSlots : old.size() * 2;
-    slots_.assign(count, kEmpty);
+    size_t count = slots_.empty() ? kFirstSlots : slots_.size() * 2;
+    std::vector<uint64_t> bigger(count, kEmpty);
+    bigger.swap(slots_);
     shift_ = 64;
     for (size_t n = count; n > 1; n >>= 1) --shift_;
     stored_ = 0;
-    for (auto value : old)
+    for (auto value : bigger)
       if (value != kEmpty) place(value);
+  }
+
+  void swap(U64Set& other) noexcept {
+    slots_.swap(other.slots_);
+    std::swap(shift_, other.shift_);
+    std::swap(stored_, other.stored_);
+    std::swap(has_empty_value_, other.has_empty_value_);
   }
 
   std::vector<uint64_t> slots_;  // a power of two in size, or empty

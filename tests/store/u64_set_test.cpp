@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "store/u64_set.hpp"
@@ -35,7 +36,7 @@ TEST_CASE("U64Set keeps every value through its growth, and holds no other") {
   U64Set set;
   for (size_t i = 0; i < values.size(); ++i) {
     set.insert(values[i]);
-    if ((i & (i + 1)) == 0) {  // after each power of two (around every growth): all still there
+    if ((i & (i + 1)) == 0) {  // after 1, 2, 4, 8, ... values (each growth lies between two checks)
       for (size_t j = 0; j <= i; ++j) REQUIRE(set.contains(values[j]));
     }
   }
@@ -44,7 +45,7 @@ TEST_CASE("U64Set keeps every value through its growth, and holds no other") {
   for (auto v : values) CHECK_FALSE(set.contains(v & ~uint64_t{1}));
 }
 
-TEST_CASE("U64Set: values that share their low or their high bits spread and are all found") {
+TEST_CASE("U64Set: values that share their low or their high bits are all found") {
   U64Set low, high;
   for (uint64_t i = 1; i <= 5000; ++i) {
     low.insert(i << 32);    // low 32 bits all zero
@@ -58,4 +59,38 @@ TEST_CASE("U64Set: values that share their low or their high bits spread and are
   }
   CHECK_FALSE(low.contains(5001ull << 32));
   CHECK_FALSE(high.contains(5001));
+}
+
+TEST_CASE("U64Set: an absent value is reported absent when the table is as full as it gets") {
+  // 16 slots take 12 values before the 13th grows the table: probes for absent values must still
+  // end, on the free slots that the 3/4 bound keeps.
+  U64Set set;
+  for (uint64_t v = 1; v <= 12; ++v) set.insert(v * 0x100000001ull);
+  CHECK(set.size() == 12);
+  for (uint64_t v = 13; v <= 2000; ++v) CHECK_FALSE(set.contains(v * 0x100000001ull));
+  set.insert(5 * 0x100000001ull);  // already there: no growth, no second copy
+  CHECK(set.size() == 12);
+  // As many values as the first table has slots: it must have grown, or these probes never end.
+  for (uint64_t v = 13; v <= 16; ++v) set.insert(v * 0x100000001ull);
+  CHECK(set.size() == 16);
+  for (uint64_t v = 17; v <= 2000; ++v) CHECK_FALSE(set.contains(v * 0x100000001ull));
+}
+
+TEST_CASE("U64Set: a moved-from set is empty, and the moved-to set has every value") {
+  U64Set from;
+  for (uint64_t v = 0; v < 100; ++v) from.insert(v);
+  U64Set to(std::move(from));
+  CHECK(to.size() == 100);
+  CHECK(to.contains(0));
+  CHECK(to.contains(99));
+  CHECK(from.size() == 0);  // NOLINT(bugprone-use-after-move): the documented state
+  CHECK_FALSE(from.contains(0));
+  CHECK_FALSE(from.contains(42));
+  from.insert(7);
+  CHECK(from.contains(7));
+  U64Set assigned;
+  assigned.insert(1);
+  assigned = std::move(to);
+  CHECK(assigned.size() == 100);
+  CHECK_FALSE(assigned.contains(100));
 }

@@ -15,7 +15,9 @@ namespace imbench {
 
 namespace {
 
-std::runtime_error system_error(const char* what) { return std::runtime_error(std::string(what) + ": " + std::strerror(errno)); }
+std::runtime_error system_error(const char* what) {
+  return std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+}
 
 void no_delay(int fd) {
   int one = 1;
@@ -24,8 +26,8 @@ void no_delay(int fd) {
 
 }  // namespace
 
-Fd::Fd(int fd) : fd_(fd) {
-  if (fd_ < 0) throw system_error("socket");
+Fd::Fd(int fd, const char* what) : fd_(fd) {
+  if (fd_ < 0) throw system_error(what);
 }
 
 Fd& Fd::operator=(Fd&& other) noexcept {
@@ -63,7 +65,7 @@ LoopbackPairs connect_loopback_pairs(int count) {
     Fd client(::socket(AF_INET, SOCK_STREAM, 0));
     if (::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
       throw system_error("loopback connect");
-    Fd server(::accept(listener.get(), nullptr, nullptr));
+    Fd server(::accept(listener.get(), nullptr, nullptr), "accept");
     no_delay(client.get());
     no_delay(server.get());
     pairs.clients.push_back(std::move(client));

@@ -6,11 +6,12 @@
 
 namespace imbench {
 
-// A file descriptor closed on scope exit. Throws on a negative descriptor (errno in the message).
+// A file descriptor closed on scope exit. Throws on a negative descriptor, naming `what` made it
+// and errno.
 class Fd {
  public:
   Fd() = default;
-  explicit Fd(int fd);
+  explicit Fd(int fd, const char* what = "socket");
   ~Fd() { reset(); }
   Fd(Fd&& other) noexcept : fd_(other.release()) {}
   Fd& operator=(Fd&& other) noexcept;

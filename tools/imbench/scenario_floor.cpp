@@ -5,18 +5,14 @@
 // between two processes here, including the wake-up of the reader. A direct message crosses at
 // least four such hops when nothing is batched (send; send_ack and own echo; push; ACK), so
 // 2 cores / (4 x this) is the ceiling of unbatched message throughput for any server on this
-// machine, before the server does any work of its own (docs/BENCHMARKS.md).
+// machine, before the server does any work of its own (docs/BENCHMARKS.md). With --rate,
+// run_floor runs scenario_floor_paced.cpp instead.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstring>
 #include <sstream>
-#include <stdexcept>
 #include <thread>
 
 #include "loopback.hpp"
