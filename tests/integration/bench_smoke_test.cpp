@@ -179,7 +179,7 @@ TEST_CASE("imbench floor --rate relays a paced direct run's frames, with and wit
     CHECK(run.result["pushes"] == 1000);
     CHECK(run.result["echoes"] == 1000);
     CHECK(run.result["unexpected"] == 0);
-    CHECK(run.result["relay_threads"] == std::stoi(threads));
+    CHECK(run.result["relay_threads"] == std::stoi(threads));  // the option reached the run
     CHECK(run.result["send_to_push_ms"]["count"] == 1000);
     CHECK(run.result["send_to_push_ms"]["p50"].get<double>() > 0);
     // Paced, not all at once: the last of 1,000 sends at 2,000/s is due 0.4995 s after the first.
@@ -187,6 +187,20 @@ TEST_CASE("imbench floor --rate relays a paced direct run's frames, with and wit
     CHECK(run.result["relay_cpu_s"].get<double>() > 0);
     CHECK(run.result["client_cpu_s"].get<double>() > 0);
   }
+}
+
+TEST_CASE("imbench floor --rate far over what the machine can do still delivers everything") {
+  SmokeServer s;
+  // 600,000 messages on one pair as fast as possible: the sockets fill both ways, and each side
+  // must go on reading while its writes wait for room, or both stop until the deadline.
+  auto run = run_imbench(s.server, "floor",
+                         {"--rate", "1000000000", "--pairs", "1", "--messages", "300000", "--duration-s", "20"});
+  INFO(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(run.result["ok"] == true);
+  CHECK(run.result["pushes"] == 600000);
+  CHECK(run.result["echoes"] == 600000);
+  CHECK(run.result["unexpected"] == 0);
 }
 
 TEST_CASE("imbench floor --rate that cannot finish within --duration-s fails") {

@@ -68,9 +68,10 @@ TEST_CASE("U64Set: an absent value is reported absent when the table is as full 
   for (uint64_t v = 1; v <= 12; ++v) set.insert(v * 0x100000001ull);
   CHECK(set.size() == 12);
   for (uint64_t v = 13; v <= 2000; ++v) CHECK_FALSE(set.contains(v * 0x100000001ull));
-  set.insert(5 * 0x100000001ull);  // already there: no growth, no second copy
+  set.insert(5 * 0x100000001ull);  // already there: no second copy
   CHECK(set.size() == 12);
-  // As many values as the first table has slots: it must have grown, or these probes never end.
+  // As many values as the first table has slots: it must have grown, or these probes never end
+  // (a hang, which ctest's timeout turns into a failure).
   for (uint64_t v = 13; v <= 16; ++v) set.insert(v * 0x100000001ull);
   CHECK(set.size() == 16);
   for (uint64_t v = 17; v <= 2000; ++v) CHECK_FALSE(set.contains(v * 0x100000001ull));

@@ -80,6 +80,7 @@ long EventLoop::read_some(uint32_t i) {
 
 void EventLoop::queue(uint32_t i, const FrameFields& f) {
   auto& c = conns_[i];
+  if (!c.open) return;  // nobody reads it any more
   char frame[kFrameBytes];
   std::memset(frame, 'x', sizeof frame);
   frame[0] = f.type;
@@ -111,6 +112,8 @@ void EventLoop::write(uint32_t i) {
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      c.out.erase(0, c.sent);  // keep only what is left, not everything since the socket was last empty
+      c.sent = 0;
       if (!c.waiting_for_room) watch(i, true);
       return;
     } else {
@@ -135,8 +138,10 @@ void EventLoop::close(uint32_t i) {
   auto& c = conns_[i];
   if (!c.open) return;
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd, nullptr);
+  ::shutdown(c.fd, SHUT_RDWR);  // the peer learns now; the descriptor is its owner's to close
   c.open = false;
   c.out.clear();
+  c.sent = 0;
   --open_;
 }
 

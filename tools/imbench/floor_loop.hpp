@@ -38,9 +38,10 @@ struct Usage {
 };
 Usage process_usage();
 
-// The sockets of one side and its epoll set. Frames queued during a turn leave at its end, one
-// write per socket. What a socket does not take at once waits for EPOLLOUT while the loop goes on
-// reading, so that neither side can stop the other by not reading.
+// The sockets of one side and its epoll set. Frames queued during a turn leave at its end, in one
+// write per socket unless the socket was already waiting for room. What a socket does not take at
+// once waits for EPOLLOUT while the loop goes on reading, so that neither side can stop the other
+// by not reading.
 class EventLoop {
  public:
   // Watches every descriptor (non-blocking) for reading; socket i is ev.data.u32 == i.
