@@ -32,12 +32,8 @@ struct BenchRun {
   std::string output;  // everything on stdout
 };
 
-// Runs `imbench <scenario> --server 127.0.0.1:PORT --json <args...>` and parses its JSON line.
-BenchRun run_imbench(const imtest::ServerProcess& server, const std::string& scenario, std::vector<std::string> args) {
-  std::vector<std::string> argv_strings = {imbench_binary(), scenario, "--server",
-                                           "127.0.0.1:" + std::to_string(server.endpoint.port), "--server-pid",
-                                           std::to_string(server.pid()), "--json"};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+// Runs imbench with `argv_strings` (the binary first) and parses its last line as JSON.
+BenchRun run_bench(std::vector<std::string> argv_strings) {
   int out[2];
   REQUIRE(pipe(out) == 0);
   pid_t pid = fork();
@@ -63,6 +59,37 @@ BenchRun run_imbench(const imtest::ServerProcess& server, const std::string& sce
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   auto newline = run.output.find_last_of('\n', run.output.size() >= 2 ? run.output.size() - 2 : 0);
   run.result = json::parse(run.output.substr(newline == std::string::npos ? 0 : newline + 1), nullptr, false);
+  return run;
+}
+
+// Runs `imbench <scenario> --server 127.0.0.1:PORT --json <args...>`.
+BenchRun run_imbench(const imtest::ServerProcess& server, const std::string& scenario, std::vector<std::string> args) {
+  std::vector<std::string> argv = {imbench_binary(), scenario, "--server",
+                                   "127.0.0.1:" + std::to_string(server.endpoint.port), "--server-pid",
+                                   std::to_string(server.pid()), "--json"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_bench(std::move(argv));
+}
+
+// Runs `imbench floor --rate ... --json <args...>`, which needs no server, and checks what every
+// paced floor run must report: an exit status that agrees with "ok", no frame out of order, and,
+// for a run expected to complete, every one of `messages` pushed and echoed.
+BenchRun paced_floor(std::vector<std::string> args, int64_t messages, bool completes) {
+  std::vector<std::string> argv = {imbench_binary(), "floor", "--json"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto run = run_bench(std::move(argv));
+  INFO(run.output);
+  CHECK(run.exit_code == (completes ? 0 : 1));
+  CHECK(run.result["ok"] == completes);
+  CHECK(run.result["mode"] == "paced");
+  CHECK(run.result["messages"] == messages);
+  CHECK(run.result["unexpected"] == 0);
+  if (completes) {
+    CHECK(run.result["pushes"] == messages);
+    CHECK(run.result["echoes"] == messages);
+  } else {
+    CHECK(run.result["pushes"].get<int64_t>() < messages);
+  }
   return run;
 }
 
@@ -164,21 +191,12 @@ TEST_CASE("imbench floor prices a loopback hop (it ignores the server)") {
 }
 
 TEST_CASE("imbench floor --rate relays a paced direct run's frames, with and without hand-over threads") {
-  SmokeServer s;
   for (const char* threads : {"0", "2"}) {
     CAPTURE(threads);
-    auto run = run_imbench(s.server, "floor",
-                           {"--rate", "2000", "--pairs", "5", "--messages", "100", "--relay-threads", threads,
-                            "--duration-s", "30"});
-    INFO(run.output);
-    CHECK(run.exit_code == 0);
-    CHECK(run.result["ok"] == true);
-    CHECK(run.result["mode"] == "paced");
-    CHECK(run.result["messages"] == 1000);
+    auto run = paced_floor({"--rate", "2000", "--pairs", "5", "--messages", "100", "--relay-threads", threads,
+                            "--duration-s", "30"},
+                           1000, true);
     CHECK(run.result["sent"] == 1000);
-    CHECK(run.result["pushes"] == 1000);
-    CHECK(run.result["echoes"] == 1000);
-    CHECK(run.result["unexpected"] == 0);
     CHECK(run.result["relay_threads"] == std::stoi(threads));  // the option reached the run
     CHECK(run.result["send_to_push_ms"]["count"] == 1000);
     CHECK(run.result["send_to_push_ms"]["p50"].get<double>() > 0);
@@ -190,27 +208,13 @@ TEST_CASE("imbench floor --rate relays a paced direct run's frames, with and wit
 }
 
 TEST_CASE("imbench floor --rate far over what the machine can do still delivers everything") {
-  SmokeServer s;
   // 600,000 messages on one pair as fast as possible: the sockets fill both ways, and each side
   // must go on reading while its writes wait for room, or both stop until the deadline.
-  auto run = run_imbench(s.server, "floor",
-                         {"--rate", "1000000000", "--pairs", "1", "--messages", "300000", "--duration-s", "20"});
-  INFO(run.output);
-  CHECK(run.exit_code == 0);
-  CHECK(run.result["ok"] == true);
-  CHECK(run.result["pushes"] == 600000);
-  CHECK(run.result["echoes"] == 600000);
-  CHECK(run.result["unexpected"] == 0);
+  paced_floor({"--rate", "1000000000", "--pairs", "1", "--messages", "300000", "--duration-s", "20"}, 600000, true);
 }
 
 TEST_CASE("imbench floor --rate that cannot finish within --duration-s fails") {
-  SmokeServer s;
   // 10,000 messages at 1,000/s need 10 s; the bound is 0.3 s.
-  auto run = run_imbench(s.server, "floor",
-                         {"--rate", "1000", "--pairs", "5", "--messages", "1000", "--duration-s", "0.3"});
-  INFO(run.output);
-  CHECK(run.exit_code == 1);
-  CHECK(run.result["ok"] == false);
+  auto run = paced_floor({"--rate", "1000", "--pairs", "5", "--messages", "1000", "--duration-s", "0.3"}, 10000, false);
   CHECK(run.result["sent"].get<int64_t>() < 10000);
-  CHECK(run.result["pushes"].get<int64_t>() < 10000);
 }
