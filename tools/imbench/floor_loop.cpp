@@ -1,7 +1,6 @@
 #include "floor_loop.hpp"
 
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,23 +15,12 @@ namespace {
 
 constexpr size_t kReadBytes = 64 * 1024;
 
-std::runtime_error system_error(const char* what) {
-  return std::runtime_error(std::string(what) + ": " + std::strerror(errno));
-}
-
 }  // namespace
 
 int64_t monotonic_ns() {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-Usage process_usage() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return {seconds(usage.ru_utime) + seconds(usage.ru_stime), static_cast<double>(usage.ru_nvcsw)};
 }
 
 EventLoop::EventLoop(const std::vector<Fd>& sockets)
@@ -42,7 +30,7 @@ EventLoop::EventLoop(const std::vector<Fd>& sockets)
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u32 = i;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, conns_[i].fd, &ev) != 0) throw system_error("epoll_ctl");
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, conns_[i].fd, &ev) != 0) throw errno_error("epoll_ctl");
   }
   open_ = conns_.size();
 }
@@ -51,7 +39,7 @@ void EventLoop::watch_extra(int fd, uint32_t tag) {
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u32 = tag;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) throw system_error("epoll_ctl");
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) throw errno_error("epoll_ctl");
 }
 
 FrameFields EventLoop::parse(const char* frame) {
@@ -130,7 +118,7 @@ void EventLoop::watch(uint32_t i, bool for_room) {
   epoll_event ev{};
   ev.events = for_room ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
   ev.data.u32 = i;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, conns_[i].fd, &ev) != 0) throw system_error("epoll_ctl");
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, conns_[i].fd, &ev) != 0) throw errno_error("epoll_ctl");
   conns_[i].waiting_for_room = for_room;
 }
 

@@ -26,17 +26,6 @@ struct FrameFields {
 
 int64_t monotonic_ns();
 
-// What this process used, its threads included and its children not (proc_stats.hpp's
-// own_cpu_seconds() counts waited-for children, here the relay): CPU seconds, and how often its
-// threads gave up the CPU to wait (a wake-up each).
-struct Usage {
-  double cpu_s = 0;
-  double voluntary_switches = 0;
-  Usage operator-(const Usage& earlier) const {
-    return {cpu_s - earlier.cpu_s, voluntary_switches - earlier.voluntary_switches};
-  }
-};
-Usage process_usage();
 
 // The sockets of one side and its epoll set. Frames queued during a turn leave at its end, in one
 // write per socket unless the socket was already waiting for room. What a socket does not take at

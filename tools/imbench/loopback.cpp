@@ -15,10 +15,6 @@ namespace imbench {
 
 namespace {
 
-std::runtime_error system_error(const char* what) {
-  return std::runtime_error(std::string(what) + ": " + std::strerror(errno));
-}
-
 void no_delay(int fd) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -26,8 +22,12 @@ void no_delay(int fd) {
 
 }  // namespace
 
+std::runtime_error errno_error(const char* what) {
+  return std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+}
+
 Fd::Fd(int fd, const char* what) : fd_(fd) {
-  if (fd_ < 0) throw system_error(what);
+  if (fd_ < 0) throw errno_error(what);
 }
 
 Fd& Fd::operator=(Fd&& other) noexcept {
@@ -58,13 +58,13 @@ LoopbackPairs connect_loopback_pairs(int count) {
   if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
       ::listen(listener.get(), 16) != 0 ||
       ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
-    throw system_error("loopback listener");
+    throw errno_error("loopback listener");
   LoopbackPairs pairs;
   for (int i = 0; i < count; ++i) {
     // One at a time, so that the accepted socket is the one just connected.
     Fd client(::socket(AF_INET, SOCK_STREAM, 0));
     if (::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
-      throw system_error("loopback connect");
+      throw errno_error("loopback connect");
     Fd server(::accept(listener.get(), nullptr, nullptr), "accept");
     no_delay(client.get());
     no_delay(server.get());

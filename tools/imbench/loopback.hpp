@@ -2,9 +2,13 @@
 // scope exit, and connected pairs made through a listener on 127.0.0.1.
 #pragma once
 
+#include <stdexcept>
 #include <vector>
 
 namespace imbench {
+
+// "what: <strerror(errno)>", for a failed system call.
+std::runtime_error errno_error(const char* what);
 
 // A file descriptor closed on scope exit. Throws on a negative descriptor, naming `what` made it
 // and errno.

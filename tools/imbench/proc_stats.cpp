@@ -111,14 +111,24 @@ std::map<pid_t, ThreadCpu> thread_cpu_seconds(pid_t pid) {
   return by_thread;
 }
 
+namespace {
+
+double rusage_seconds(const rusage& u) {
+  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
+}
+
+}  // namespace
+
 double own_cpu_seconds() {
-  auto seconds = [](const rusage& u) {
-    return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-  };
-  rusage self{}, children{};
-  getrusage(RUSAGE_SELF, &self);
+  rusage children{};
   getrusage(RUSAGE_CHILDREN, &children);
-  return seconds(self) + seconds(children);
+  return own_usage().cpu_s + rusage_seconds(children);
+}
+
+Usage own_usage() {
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  return {rusage_seconds(self), static_cast<double>(self.ru_nvcsw)};
 }
 
 pid_t find_server_pid(uint16_t port) {

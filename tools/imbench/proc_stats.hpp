@@ -24,6 +24,16 @@ struct ThreadCpu {
 std::map<pid_t, ThreadCpu> thread_cpu_seconds(pid_t pid);
 // This process's CPU seconds (user + system), plus those of its waited-for children.
 double own_cpu_seconds();
+// What this process used, its threads included and its children not: CPU seconds, and how often
+// its threads gave up the CPU to wait (a wake-up each).
+struct Usage {
+  double cpu_s = 0;
+  double voluntary_switches = 0;
+  Usage operator-(const Usage& earlier) const {
+    return {cpu_s - earlier.cpu_s, voluntary_switches - earlier.voluntary_switches};
+  }
+};
+Usage own_usage();
 // The process that has a socket listening on 127.0.0.x:`port`, found through /proc/net/tcp and
 // /proc/*/fd; failing that the newest process named "imserver" (as `pgrep -n imserver`); 0 if none.
 pid_t find_server_pid(uint16_t port);

@@ -40,6 +40,7 @@
 
 #include "floor_loop.hpp"
 #include "loopback.hpp"
+#include "proc_stats.hpp"
 #include "relay_chain.hpp"
 #include "scenario.hpp"
 #include "stats.hpp"
@@ -67,7 +68,7 @@ int wait_events(EventLoop& loop, std::vector<epoll_event>& events, const timespe
 // The relay process: user u's peer is u ^ 1. Runs until every socket is closed; returns what it
 // used, its threads included.
 Usage run_relay(const std::vector<Fd>& sockets, int extra_threads) {
-  auto before = process_usage();
+  auto before = own_usage();
   EventLoop loop(sockets);
   std::unique_ptr<RelayChain> chain;
   if (extra_threads > 0) {
@@ -103,7 +104,7 @@ Usage run_relay(const std::vector<Fd>& sockets, int extra_threads) {
     loop.flush();
   }
   chain.reset();
-  return process_usage() - before;
+  return own_usage() - before;
 }
 
 struct ClientTally {
@@ -124,7 +125,7 @@ ClientTally run_client(const std::vector<Fd>& sockets, int64_t per_sender, doubl
   std::vector<uint32_t> next_push(sockets.size(), 0), next_echo(sockets.size(), 0);
   EventLoop loop(sockets);
   std::vector<epoll_event> events(kMaxEvents);
-  auto before = process_usage();
+  auto before = own_usage();
   int64_t start = monotonic_ns();
   // Message g (sender g % users, its index g / users) is due at start + g / rate.
   auto due = [&](int64_t g) { return start + static_cast<int64_t>(static_cast<double>(g) * 1e9 / rate); };
@@ -164,7 +165,7 @@ ClientTally run_client(const std::vector<Fd>& sockets, int64_t per_sender, doubl
     });
   }
   tally.wall_s = static_cast<double>(monotonic_ns() - start) / 1e9;
-  tally.used = process_usage() - before;
+  tally.used = own_usage() - before;
   return tally;
 }
 
