@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, UserPage, launchBrowser, eventually } from './harness.mjs';
+import { Server, UserPage, launchBrowser, eventually, TIMEOUT } from './harness.mjs';
 
 let server, browser, alice, bob;
 
@@ -13,14 +13,14 @@ before(async () => {
   browser = await launchBrowser();
   alice = await UserPage.open(browser, server);
   bob = await UserPage.open(browser, server);
-});
+}, TIMEOUT);
 
 after(async () => {
   await browser?.close();
   await server?.close();
-});
+}, TIMEOUT);
 
-test('static files are served with types and revalidation', async () => {
+test('static files are served with types and revalidation', TIMEOUT, async () => {
   const index = await fetch(`${server.base}/`);
   assert.equal(index.status, 200);
   assert.match(index.headers.get('content-type'), /text\/html/);
@@ -37,7 +37,7 @@ test('static files are served with types and revalidation', async () => {
   assert.equal((await fetch(`${server.base}/api/me`)).status, 401);
 });
 
-test('register, and the sign-in screen reports errors', async () => {
+test('register, and the sign-in screen reports errors', TIMEOUT, async () => {
   await alice.shot('01-sign-in');
   await alice.register('alice');
   await bob.page.fill('#auth-username', 'alice');
@@ -48,11 +48,8 @@ test('register, and the sign-in screen reports errors', async () => {
   assert.equal(await alice.connState(), 'online');
 });
 
-test('1:1 chat with typing, unread badge, read receipts', async () => {
+test('1:1 chat with typing, unread badge, read receipts', TIMEOUT, async () => {
   await alice.startChat('bob');
-  await alice.type('hel');
-  // Bob is not in the conversation yet; the typing shows in his list once the chat exists.
-  await alice.page.fill('#message-input', '');
   await alice.send('hello bob');
   const sent = await alice.waitMessage('hello bob');
   await eventually(async () => (await sent.getAttribute('data-status')) === 'sent', 'send_ack');
@@ -62,6 +59,16 @@ test('1:1 chat with typing, unread badge, read receipts', async () => {
   assert.equal(await bob.page.textContent('.conv-item .badge.unread'), '1');
   await eventually(async () => (await bob.page.title()) === '(1) imserver', 'unread in title');
   await bob.shot('02-unread-badge');
+
+  // Typing before Bob opens the chat: his list entry for Alice shows "typing…" instead of the
+  // last message. The client sends at most one typing frame per 1.5 s and 'hello bob' has just
+  // sent one (cleared at Bob's by the message itself), so Alice keeps typing until one gets through.
+  const aliceEntry = bob.page.locator('.conv-item', { has: bob.page.locator('.conv-name', { hasText: 'alice' }) });
+  await eventually(async () => {
+    await alice.type('hel');
+    return (await aliceEntry.locator('.conv-preview').textContent()) === 'typing…';
+  }, 'typing in the list');
+  await alice.page.fill('#message-input', '');
   await bob.openConv('alice');
   await bob.waitMessage('hello bob');
   await eventually(async () => (await bob.page.title()) === 'imserver', 'title without unread');
@@ -85,7 +92,7 @@ test('1:1 chat with typing, unread badge, read receipts', async () => {
   await alice.shot('04-chat-desktop');
 });
 
-test('recall of an own message within the window', async () => {
+test('recall of an own message within the window', TIMEOUT, async () => {
   await alice.send('oops wrong chat');
   const msg = await alice.waitMessage('oops wrong chat');
   await eventually(async () => (await msg.getAttribute('data-status')) !== 'pending', 'ack');
@@ -96,7 +103,7 @@ test('recall of an own message within the window', async () => {
   assert.equal(await bob.message('oops wrong chat').count(), 0);
 });
 
-test('history survives a reload and pages backwards', async () => {
+test('history survives a reload and pages backwards', TIMEOUT, async () => {
   for (let i = 1; i <= 40; i++) await alice.send(`bulk ${i}`);
   await bob.waitMessage('bulk 40');
   await bob.page.reload();
@@ -113,7 +120,7 @@ test('history survives a reload and pages backwards', async () => {
   assert.ok(texts.indexOf('hello bob') < texts.indexOf('bulk 1'));
 });
 
-test('phone width shows one pane at a time', async () => {
+test('phone width shows one pane at a time', TIMEOUT, async () => {
   await bob.page.setViewportSize({ width: 390, height: 760 });
   assert.equal(await bob.page.isVisible('#sidebar'), false);
   await bob.shot('05-phone-chat');
@@ -124,7 +131,7 @@ test('phone width shows one pane at a time', async () => {
   await bob.page.setViewportSize({ width: 1100, height: 720 });
 });
 
-test('log out revokes the token', async () => {
+test('log out revokes the token', TIMEOUT, async () => {
   const token = await bob.page.evaluate(() => JSON.parse(localStorage.getItem('im.session')).token);
   await bob.page.click('#logout-button');
   await bob.page.waitForSelector('#auth-view:not([hidden])');

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
-import { Server, UserPage, launchBrowser, eventually } from './harness.mjs';
+import { Server, UserPage, launchBrowser, eventually, TIMEOUT } from './harness.mjs';
 
 let server, browser, eve, finn;
 
@@ -15,12 +15,12 @@ before(async () => {
   finn = await UserPage.open(browser, server);
   await eve.register('eve');
   await finn.register('finn');
-});
+}, TIMEOUT);
 
 after(async () => {
   await browser?.close();
   await server?.close();
-});
+}, TIMEOUT);
 
 // A valid PNG of w x h pixels in a two-colour pattern, made here so the test ships no binary.
 function png(w, h) {
@@ -60,7 +60,7 @@ function png(w, h) {
     chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
 }
 
-test('upload an image; the other side sees the preview', async () => {
+test('upload an image; the other side sees the preview', TIMEOUT, async () => {
   await eve.startChat('finn');
   await eve.send('a picture:');
   await eve.page.setInputFiles('#file-input', { name: 'checker.png', mimeType: 'image/png', buffer: png(160, 100) });
@@ -83,7 +83,7 @@ test('upload an image; the other side sees the preview', async () => {
   assert.equal(body, 'hello file');
 });
 
-test('friend request, accept, presence dots', async () => {
+test('friend request, accept, presence dots', TIMEOUT, async () => {
   await eve.page.click('#tab-friends');
   await eve.page.fill('#add-friend-username', 'finn');
   await eve.page.press('#add-friend-username', 'Enter');
@@ -108,7 +108,7 @@ test('friend request, accept, presence dots', async () => {
   await eve.shot('32-friends');
 });
 
-test('block and unblock', async () => {
+test('block and unblock', TIMEOUT, async () => {
   await finn.openConv('eve');
   await finn.page.click('#block-button');
   await finn.page.waitForFunction(() => document.querySelector('#block-button')?.textContent === 'Unblock', null, { timeout: 15000 });

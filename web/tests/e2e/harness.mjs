@@ -16,6 +16,9 @@ const repo = path.resolve(here, '../../..');
 export const screenshotDir = process.env.SCREENSHOT_DIR || path.join(repo, 'build', 'web-screenshots');
 const serverBin = process.env.IMSERVER_BIN || path.join(repo, 'build', 'imserver');
 const WAIT_MS = 15000;
+/** Per test and per hook: `test(name, TIMEOUT, fn)`, `before(fn, TIMEOUT)`. In code rather than
+ *  `--test-timeout`, which Node 18 (Debian 12's nodejs) does not have. */
+export const TIMEOUT = { timeout: 180000 };
 
 function freePort() {
   return new Promise((resolve, reject) => {

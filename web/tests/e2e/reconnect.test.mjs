@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, UserPage, launchBrowser, eventually } from './harness.mjs';
+import { Server, UserPage, launchBrowser, eventually, TIMEOUT } from './harness.mjs';
 
 let server, browser, ada, bo;
 
@@ -16,18 +16,18 @@ before(async () => {
   bo = await UserPage.open(browser, server);
   await ada.register('ada');
   await bo.register('bob');
-});
+}, TIMEOUT);
 
 after(async () => {
   await browser?.close();
   await server?.close();
-});
+}, TIMEOUT);
 
 function once(texts, wanted) {
   return wanted.every((w) => texts.filter((t) => t === w).length === 1);
 }
 
-test('restart mid-conversation: reconnect, no loss, no duplicates', async () => {
+test('restart mid-conversation: reconnect, no loss, no duplicates', TIMEOUT, async () => {
   await ada.startChat('bob');
   await ada.send('before 1');
   await bo.page.locator('.conv-item').first().waitFor({ timeout: 15000 });
@@ -64,7 +64,7 @@ test('restart mid-conversation: reconnect, no loss, no duplicates', async () => 
   await ada.shot('21-after-reconnect');
 });
 
-test('a reload resumes from the stored useq without duplicates', async () => {
+test('a reload resumes from the stored useq without duplicates', TIMEOUT, async () => {
   await bo.page.reload();
   await bo.waitOnline();
   await ada.send('after reload');
@@ -83,7 +83,7 @@ test('a reload resumes from the stored useq without duplicates', async () => {
   assert.equal(cursor, 1);
 });
 
-test('restart while the other page is closed: messages arrive on return', async () => {
+test('restart while the other page is closed: messages arrive on return', TIMEOUT, async () => {
   const token = await bo.page.evaluate(() => JSON.parse(localStorage.getItem('im.session')).token);
   assert.ok(token);
   await bo.page.goto('about:blank');
