@@ -45,8 +45,12 @@ class Detector : public std::enable_shared_from_this<Detector> {
       : state_(std::move(state)), stream_(std::move(socket)), accepted_(Clock::now()) {}
 
   void run() {
-    // A connection that sends nothing at all is dropped after this long.
-    stream_.expires_after(std::chrono::milliseconds(state_->options.http_timeout_ms));
+    // Until its first bytes tell the transport, a connection is unauthenticated like any other:
+    // one that sends nothing (or too little to tell) is dropped at the auth deadline, counted from
+    // accept (PROTOCOL.md section 4). There is no transport yet to send a close frame on, so the
+    // socket just closes. The expiry stays armed through the TLS handshake and the sniffing; HTTP
+    // and raw sessions set their own timers when they take over.
+    stream_.expires_after(std::chrono::milliseconds(state_->options.auth_timeout_ms));
     if (!state_->tls) return sniff_plain();
     beast::async_detect_ssl(stream_, buffer_,
                             beast::bind_front_handler(&Detector::on_detect, shared_from_this()));
