@@ -4,8 +4,10 @@
 // Hashing is slow on purpose: call register_user and login off the I/O and actor threads.
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "protocol/errors.hpp"
 #include "protocol/ids.hpp"
@@ -49,9 +51,15 @@ class Accounts {
   static std::string hash_token(const std::string& token);
 
  private:
+  // Claims `username` for one registration in this process; false if another holds it.
+  bool claim(const std::string& username);
+  void release(const std::string& username);
+
   Store& store_;
   PasswordHashCost cost_;
   int64_t token_ttl_s_;
+  std::mutex claims_mutex_;
+  std::unordered_set<std::string> claims_;  // names being registered right now
 };
 
 // Initializes libsodium; safe to call more than once. Returns false if it cannot.
