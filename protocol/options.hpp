@@ -54,6 +54,9 @@ struct ServerOptions {
   std::string bind = "127.0.0.1";
   std::string data_dir = "./data";
   std::string admin_token;
+  // A file holding the admin token (surrounding whitespace ignored), read at start: unlike
+  // --admin-token it does not show in the process list.
+  std::string admin_token_file;
   std::string admin_bind = "127.0.0.1";
   std::string tls_cert;
   std::string tls_key;

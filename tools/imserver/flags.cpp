@@ -58,7 +58,10 @@ std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
       {"port", &o.port, "TCP port (0 picks a free one)", 0},
       {"bind", &o.bind, "address to listen on", 0},
       {"data-dir", &o.data_dir, "where the LevelDB store and files live", 0},
-      {"admin-token", &o.admin_token, "admin API token (or IMSERVER_ADMIN_TOKEN); without one the admin API is off", 0},
+      {"admin-token", &o.admin_token,
+       "admin API token; visible in the process list, prefer --admin-token-file or IMSERVER_ADMIN_TOKEN; "
+       "without one the admin API is off", 0},
+      {"admin-token-file", &o.admin_token_file, "file holding the admin API token (read at start)", 0},
       {"admin-bind", &o.admin_bind, "the only client address the admin routes answer (0.0.0.0: any)", 0},
       {"tls-cert", &o.tls_cert, "PEM certificate chain; with --tls-key turns TLS on", 0},
       {"tls-key", &o.tls_key, "PEM private key", 0},
@@ -189,6 +192,20 @@ FlagsResult parse_flags(int argc, char** argv, ServerOptions& o) {
     return error("--log-level must be trace, debug, info, warn or error, not \"" + o.log_level + "\"");
   if (o.tls_cert.empty() != o.tls_key.empty()) return error("--tls-cert and --tls-key go together");
   if (o.port > 65535) return error("--port must be at most 65535");
+  // The admin token: --admin-token, or --admin-token-file, or the environment, in that order; the
+  // first two together are a mistake worth stopping for.
+  if (!o.admin_token_file.empty()) {
+    if (!o.admin_token.empty()) return error("--admin-token and --admin-token-file: give one of them");
+    std::ifstream in(o.admin_token_file);
+    if (!in) return error("--admin-token-file: cannot read " + o.admin_token_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto token = text.str();
+    auto first = token.find_first_not_of(" \t\r\n");
+    auto last = token.find_last_not_of(" \t\r\n");
+    if (first == std::string::npos) return error("--admin-token-file: " + o.admin_token_file + " is empty");
+    o.admin_token = token.substr(first, last - first + 1);
+  }
   if (o.admin_token.empty()) {
     if (const char* env = std::getenv("IMSERVER_ADMIN_TOKEN")) o.admin_token = env;
   }
