@@ -47,6 +47,8 @@ struct Counters {
   // Operations (issue 5): refusals by the limits, and latencies.
   std::atomic<uint64_t> connections_rejected_per_ip{0};
   std::atomic<uint64_t> login_rate_limited{0};
+  // Registrations, group creations and additions, friend requests refused by their rate (issue 20).
+  std::atomic<uint64_t> requests_rate_limited{0};
   // Retention (tools/imserver/sweeper.cpp): what the background sweeper deleted.
   std::atomic<uint64_t> inbox_events_expired{0};
   std::atomic<uint64_t> dedup_records_expired{0};

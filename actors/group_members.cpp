@@ -9,6 +9,7 @@
 #include "actors/group_state.hpp"
 #include "actors/inbox_writer.hpp"
 #include "store/inbox.hpp"
+#include "store/social.hpp"
 
 namespace im {
 
@@ -76,7 +77,13 @@ caf::response_promise on_group_add(GroupSelf* self, UserId by, std::vector<UserI
       rp.deliver(group_error(Error::no_such_user, "no such user: " + std::to_string(u)));
       return rp;
     }
-    if (!st.record.has_member(u)) joined.push_back(u);
+    if (st.record.has_member(u)) continue;
+    // Consent: nobody is added by a user they blocked (the whole request is refused).
+    if (is_blocked(st.ctx->store, u, by)) {
+      rp.deliver(group_error(Error::blocked, "user " + std::to_string(u) + " blocked you"));
+      return rp;
+    }
+    joined.push_back(u);
   }
   if (st.record.members.size() + joined.size() > static_cast<size_t>(st.ctx->options.max_group_members)) {
     rp.deliver(group_error(Error::invalid, "a group has at most " + std::to_string(st.ctx->options.max_group_members) +

@@ -11,6 +11,7 @@
 #include "actors/inbox_writer.hpp"
 #include "store/accounts.hpp"
 #include "store/keys.hpp"
+#include "store/social.hpp"
 
 namespace im {
 
@@ -73,6 +74,14 @@ void create_group(Context& context, UserId owner, std::string name, std::vector<
   for (auto m : members) {
     if (!context.accounts.exists(m)) {
       done(GroupOutcome{Error::no_such_user, "no such user: " + std::to_string(m), std::nullopt});
+      return;
+    }
+  }
+  // Consent: nobody is put in a group by a user they blocked. One point read per member (a Bloom
+  // filter answers most), bounded by max_group_members and the creation rate.
+  for (auto m : members) {
+    if (m != owner && is_blocked(context.store, m, owner)) {
+      done(GroupOutcome{Error::blocked, "user " + std::to_string(m) + " blocked you", std::nullopt});
       return;
     }
   }

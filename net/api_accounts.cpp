@@ -35,6 +35,13 @@ void post_register(RouteContext& ctx) {
                              "username: 3-32 of [A-Za-z0-9_.-]; password: 8-128 bytes"));
     return;
   }
+  // Each registration costs an Argon2id hash: at most --register-per-min-per-ip per client address.
+  if (!ctx.state->registrations_by_address.try_take(ctx.peer, ctx.state->options.register_per_min_per_ip)) {
+    ctx.state->runtime.counters().requests_rate_limited++;
+    spdlog::info("registration of '{}' from {} refused: too many registrations", username, ctx.peer);
+    return ctx.reply(error_response(ctx.req, Error::rate_limited, "too many registrations; try again later"));
+  }
+  if (ctx.state->registrations_by_address.take_overflowed()) spdlog::warn("registration rate table full: started over");
   // Argon2id takes a while by design: off the I/O thread.
   asio::post(ctx.state->blocking, [state = ctx.state, req = ctx.req, reply = ctx.reply, username, password] {
     auto result = state->accounts.register_user(username, password);
@@ -51,23 +58,32 @@ void post_register(RouteContext& ctx) {
 void post_login(RouteContext& ctx) {
   std::string username, password;
   if (!read_credentials(ctx, username, password)) return;
-  // Brute force: too many failures for this username or from this address in the last minute
-  // get 429 before any password is checked (net/limits.hpp).
-  auto& opts = ctx.state->options;
-  if (ctx.state->login_failures_by_user.blocked(username, opts.login_attempts_per_min) ||
-      ctx.state->login_failures_by_address.blocked(ctx.peer, opts.login_attempts_per_min_per_ip)) {
-    ctx.state->runtime.counters().login_rate_limited++;
+  // Brute force: too many failures for this username or from this address in the last minute get
+  // 429 before any password is checked (net/limits.hpp). The attempt counts from here, before its
+  // hash: guesses sent in parallel are limited like guesses sent one by one.
+  auto state = ctx.state;
+  auto user_limit = state->options.login_attempts_per_min;
+  auto address_limit = state->options.login_attempts_per_min_per_ip;
+  auto by_user = state->login_failures_by_user.begin(username, user_limit);
+  auto by_address = FailureWindow::Begin::refused;
+  if (by_user != FailureWindow::Begin::refused) {
+    by_address = state->login_failures_by_address.begin(ctx.peer, address_limit);
+    if (by_address == FailureWindow::Begin::refused) state->login_failures_by_user.end(username, user_limit, false);
+  }
+  if (by_user == FailureWindow::Begin::refused || by_address == FailureWindow::Begin::refused) {
+    state->runtime.counters().login_rate_limited++;
     spdlog::info("login of '{}' from {} refused: too many failed attempts", username, ctx.peer);
     return ctx.reply(error_response(ctx.req, Error::rate_limited, "too many failed logins; try again later"));
   }
-  asio::post(ctx.state->blocking, [state = ctx.state, req = ctx.req, reply = ctx.reply, username, password,
-                                   peer = ctx.peer] {
+  if (by_user == FailureWindow::Begin::table_reset || by_address == FailureWindow::Begin::table_reset)
+    spdlog::warn("login failure table full: started over");
+  asio::post(state->blocking, [state, req = ctx.req, reply = ctx.reply, username, password, peer = ctx.peer] {
     auto result = state->accounts.login(username, password);
+    bool failed = result.error == Error::bad_credentials;
+    state->login_failures_by_user.end(username, state->options.login_attempts_per_min, failed);
+    state->login_failures_by_address.end(peer, state->options.login_attempts_per_min_per_ip, failed);
     if (result.error) {
-      if (!state->login_failures_by_user.record_failure(username) ||
-          !state->login_failures_by_address.record_failure(peer))
-        spdlog::warn("login failure table full: started over");
-      reply(error_response(req, *result.error, "wrong username or password"));
+      reply(error_response(req, *result.error, failed ? "wrong username or password" : "cannot log in"));
       return;
     }
     reply(json_response(req, http::status::ok,

@@ -11,6 +11,10 @@
 // - GET /api/groups/{g} of a group that does not exist: 404 not_found; of another's: 403 not_member.
 // - DELETE of a user who is not a member: 404 not_found (after the forbidden check).
 // - An owner who leaves hands ownership to the remaining member with the lowest id.
+//
+// Consent and abuse limits (issue 20): a user who blocked the caller cannot be put in a group by
+// the caller, at creation or later (403 blocked, nothing written); group creations and users added
+// are rate-limited per caller (429 rate_limited; see net/abuse_limits.hpp).
 
 #include <algorithm>
 
@@ -59,6 +63,13 @@ std::optional<std::vector<UserId>> user_list(RouteContext& ctx, const json& body
   return out;
 }
 
+// 429 for a caller over one of its rates.
+void refuse_rate(RouteContext& ctx, const TokenInfo& who, const char* what) {
+  ctx.state->runtime.counters().requests_rate_limited++;
+  spdlog::info("user {}: too many {}, refused", who.user, what);
+  ctx.reply(error_response(ctx.req, Error::rate_limited, std::string("too many ") + what + "; try again later"));
+}
+
 // Answers an outcome of group_ops with `success` status, or its error.
 GroupDone answer_with(RouteContext& ctx, http::status success, bool with_body) {
   return [req = ctx.req, reply = ctx.reply, success, with_body](GroupOutcome outcome) {
@@ -90,6 +101,8 @@ void post_group(RouteContext& ctx, const TokenInfo& who) {
       return ctx.reply(error_response(ctx.req, Error::invalid,
                                       "a group has at most " + std::to_string(max_members) + " members"));
   }
+  if (!ctx.state->group_creations_by_user.try_take(std::to_string(who.user), ctx.state->options.groups_per_min))
+    return refuse_rate(ctx, who, "group creations");
   create_group(ctx.state->runtime.context(), who.user, name->get<std::string>(), std::move(*members),
                answer_with(ctx, http::status::created, true));
 }
@@ -117,6 +130,13 @@ void post_members(RouteContext& ctx, const TokenInfo& who, GroupId gid) {
     return ctx.reply(error_response(ctx.req, Error::invalid, "\"users\" must be a list of user ids"));
   auto users = user_list(ctx, *body, "users");
   if (!users) return;
+  // The cost is the number of users named: each addition is an event in every member's inbox.
+  auto named = *users;
+  std::sort(named.begin(), named.end());
+  named.erase(std::unique(named.begin(), named.end()), named.end());
+  if (!ctx.state->group_additions_by_user.try_take(std::to_string(who.user), ctx.state->options.group_additions_per_min,
+                                                   static_cast<int64_t>(named.size())))
+    return refuse_rate(ctx, who, "group member additions");
   add_group_members(ctx.state->runtime.context(), gid, who.user, std::move(*users),
                     answer_with(ctx, http::status::ok, true));
 }

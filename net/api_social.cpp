@@ -57,6 +57,14 @@ void change_friendship(RouteContext& ctx, const std::string& peer_text, bool req
   if (!who) return;
   auto peer = target_user(ctx, who->user, peer_text);
   if (!peer) return;
+  // Each request is an event in the peer's inbox (and a withdrawal another): at most
+  // --friend-requests-per-min per user.
+  if (request && !ctx.state->friend_requests_by_user.try_take(std::to_string(who->user),
+                                                              ctx.state->options.friend_requests_per_min)) {
+    ctx.state->runtime.counters().requests_rate_limited++;
+    spdlog::info("user {}: too many friend requests, refused", who->user);
+    return ctx.reply(error_response(ctx.req, Error::rate_limited, "too many friend requests; try again later"));
+  }
   if (request && is_blocked(ctx.state->store, *peer, who->user))
     return ctx.reply(error_response(ctx.req, Error::blocked, "this user blocked you"));
   // Read, decide and write under the friendship lock, until the write is durable (with --fsync

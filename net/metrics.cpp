@@ -59,6 +59,9 @@ bool route_metrics(RouteContext& ctx) {
   line(out, "imserver_accept_fd_exhausted_total", "counter", "Accept failures for lack of file descriptors.", c.accept_fd_exhausted);
   line(out, "imserver_connections_rejected_per_ip_total", "counter", "Connections refused by --max-connections-per-ip.", c.connections_rejected_per_ip);
   line(out, "imserver_login_rate_limited_total", "counter", "Logins refused with 429 after too many failures.", c.login_rate_limited);
+  line(out, "imserver_requests_rate_limited_total", "counter",
+       "Registrations, group creations, group member additions and friend requests refused with 429.",
+       c.requests_rate_limited);
   line(out, "imserver_inbox_events_expired_total", "counter", "Inbox events deleted by the sweeper (older than --inbox-retention-days).", c.inbox_events_expired);
   line(out, "imserver_dedup_records_expired_total", "counter", "Expired dedup records deleted by the sweeper.", c.dedup_records_expired);
   line(out, "imserver_sweeps_total", "counter", "Sweeps of expired inbox events and dedup records run (--sweep-interval-s).", c.sweeps);

@@ -12,6 +12,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "actors/runtime.hpp"
+#include "net/abuse_limits.hpp"
 #include "net/limits.hpp"
 #include "net/message_rate.hpp"
 #include "net/net_common.hpp"
@@ -50,6 +51,12 @@ class SharedState {
   ConnectionsPerAddress connections_per_address;  // live WebSocket/raw connections
   FailureWindow login_failures_by_user;
   FailureWindow login_failures_by_address;
+  // Abuse limits (issue 20, net/abuse_limits.hpp): what costs the server a hash or others an
+  // inbox event, per client address or per user.
+  RatePerKey registrations_by_address;
+  RatePerKey group_creations_by_user;
+  RatePerKey group_additions_by_user;
+  RatePerKey friend_requests_by_user;
   MessageRate message_rate{started};
 
   void join(Closable* session) {

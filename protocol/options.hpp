@@ -49,6 +49,13 @@ struct ServerOptions {
   int64_t max_connections_per_ip = 1000;
   int64_t login_attempts_per_min = 10;
   int64_t login_attempts_per_min_per_ip = 100;
+  // Abuse limits (0: no limit), each a token bucket of one minute's worth: registrations per client
+  // address (each costs an Argon2id hash); per user, group creations, users added to groups (each
+  // addition puts an event in every member's inbox) and friend requests (PUT /api/friends).
+  int64_t register_per_min_per_ip = 30;
+  int64_t groups_per_min = 20;
+  int64_t group_additions_per_min = 1000;
+  int64_t friend_requests_per_min = 60;
   // Process.
   int port = 8080;
   std::string bind = "127.0.0.1";

@@ -7,14 +7,16 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_server [extra imserver flags...]: a fresh data directory, cheap password hashing (the
-# benchmarks register thousands of users), the per-connection rate limits off (they cap a
-# benchmark sender at 100 sends/s), everything else at the server's defaults.
+# start_server [extra imserver flags...]: a fresh data directory, cheap password hashing and no
+# registration limit (the benchmarks register thousands of users from one address), the
+# per-connection rate limits off (they cap a benchmark sender at 100 sends/s), everything else at
+# the server's defaults.
 start_server() {
   SERVER_DATA=$(mktemp -d /tmp/imbench-data.XXXXXX)
   SERVER_PORT=$(free_port)
   "$BUILD_DIR/imserver" --port "$SERVER_PORT" --bind 127.0.0.1 --data-dir "$SERVER_DATA" \
-    --password-hash-cost min --rate-sends-per-s 0 --rate-frames-per-s 0 --log-level warn "$@" \
+    --password-hash-cost min --register-per-min-per-ip 0 --rate-sends-per-s 0 --rate-frames-per-s 0 \
+    --log-level warn "$@" \
     >"$SERVER_DATA/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 200); do

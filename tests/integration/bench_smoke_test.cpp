@@ -96,7 +96,8 @@ BenchRun paced_floor(std::vector<std::string> args, int64_t messages, bool compl
 struct SmokeServer {
   imtest::TempDir dir;
   imtest::ServerProcess server{dir.path(),
-                               {"--password-hash-cost", "min", "--rate-sends-per-s", "0", "--rate-frames-per-s", "0",
+                               {"--password-hash-cost", "min", "--register-per-min-per-ip", "0",  // one address registers all
+                                "--rate-sends-per-s", "0", "--rate-frames-per-s", "0",
                                 // Heartbeats every 200 ms, so the idle run sees pongs; but not the
                                 // default idle close after 3 of them (600 ms), which a loaded CI
                                 // machine can stall a client past.
