@@ -49,6 +49,8 @@ struct Counters {
   std::atomic<uint64_t> login_rate_limited{0};
   // Registrations, group creations and additions, friend requests refused by their rate (issue 20).
   std::atomic<uint64_t> requests_rate_limited{0};
+  // HTTP requests answered 503 because the blocking pool's queue was full (--blocking-queue-max).
+  std::atomic<uint64_t> blocking_rejected{0};
   // Retention (tools/imserver/sweeper.cpp): what the background sweeper deleted.
   std::atomic<uint64_t> inbox_events_expired{0};
   std::atomic<uint64_t> dedup_records_expired{0};

@@ -6,6 +6,7 @@
 #include "actors/user_actor.hpp"
 #include "actors/group_actor.hpp"
 #include "actors/messages.hpp"
+#include "store/keys.hpp"
 
 namespace im {
 
@@ -30,7 +31,12 @@ void Directory::remove_user(UserId user, const caf::actor_addr& self) {
   if (it != users_.end() && it->second.address() == self) users_.erase(it);
 }
 
+bool Directory::group_exists(GroupId group) const {
+  return group >= 1 && group <= context_->store.counter(keys::counter_next_group_id());
+}
+
 caf::actor Directory::group(GroupId group) {
+  if (!group_exists(group)) return caf::actor();
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = groups_.find(group);
   if (it != groups_.end()) return it->second;

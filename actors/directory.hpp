@@ -26,8 +26,14 @@ class Directory {
   // Called by a user actor that passivates. Only removes the entry if it is still `self`.
   void remove_user(UserId user, const caf::actor_addr& self);
 
-  // The group's actor, spawned if it is not live (it answers no_such_group for unknown groups).
+  // The group's actor, spawned if it is not live; an invalid handle (and no actor) for an id that no
+  // group ever had, so that a client naming random ids cannot make the server spawn actors. The
+  // caller answers no_such_group then.
   caf::actor group(GroupId group);
+  // Whether a group with this id was ever created. Group ids come from one counter, written in the
+  // same atomic write as the group's record, and groups are never deleted (the last member leaving
+  // keeps the record): every id up to the counter's published value exists. No store read.
+  bool group_exists(GroupId group) const;
   // The group's actor if it is live; an invalid handle otherwise.
   caf::actor find_group(GroupId group) const;
   // Called by a group actor that passivates. Only removes the entry if it is still `self`.

@@ -17,6 +17,22 @@ namespace im {
 
 namespace {
 
+// What a group that does not exist answers, without an actor: no_such_group to a request, an
+// empty snapshot to inspect (as the group actor answers for a missing group).
+template <class Reply>
+std::optional<Reply> missing_group_answer();
+template <>
+std::optional<GroupReply> missing_group_answer<GroupReply>() {
+  GroupReply reply;
+  reply.error = Error::no_such_group;
+  reply.message = "no such group";
+  return reply;
+}
+template <>
+std::optional<std::string> missing_group_answer<std::string>() {
+  return std::string();
+}
+
 // Asks the group's actor from a short-lived actor (callers may be I/O threads, which must not
 // block) and hands the answer, or nullopt on timeout, to `done`. A group actor that passivated
 // between lookup and request is looked up once more.
@@ -24,6 +40,11 @@ template <class Reply>
 void ask_group(caf::event_based_actor* self, Context* ctx, GroupId group, caf::message request,
                std::function<void(std::optional<Reply>)> done, int attempt) {
   auto target = ctx->directory.group(group);
+  if (!target) {  // no such group: no actor to ask (Directory::group)
+    done(missing_group_answer<Reply>());
+    self->quit();
+    return;
+  }
   self->request(target, std::chrono::milliseconds(ctx->options.group_timeout_ms), request)
       .then(
           [self, done](Reply& reply) {

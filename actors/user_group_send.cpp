@@ -35,6 +35,13 @@ void ask_group(UserSelf* self, GroupId group, GroupSendCommand cmd, Clock::time_
   auto& st = self->state;
   auto target = st.ctx->directory.group(group);
   auto cid = cmd.cid;
+  if (!target) {  // no group ever had this id: answered here, no actor spawned
+    GroupReply reply;
+    reply.error = Error::no_such_group;
+    reply.message = "no such group";
+    finish(self, cid, reply, started);
+    return;
+  }
   self->request(target, std::chrono::milliseconds(st.ctx->options.group_timeout_ms), group_send_atom::value, cmd)
       .then([=](const GroupReply& reply) { finish(self, cid, reply, started); },
             [=](caf::error& err) {

@@ -26,6 +26,10 @@ void ask_group(UserSelf* self, const std::string& device, const Rid& rid, GroupI
                int attempt = 0) {
   auto& st = self->state;
   auto target = st.ctx->directory.group(group);
+  if (!target) {  // no group ever had this id: answered here, no actor spawned
+    send_to_device(self, device, frames::error(Error::no_such_group, "no such group", rid));
+    return;
+  }
   self->request(target, std::chrono::milliseconds(st.ctx->options.group_timeout_ms), request)
       .then(
           [=](const GroupReply& reply) {

@@ -43,7 +43,7 @@ void post_register(RouteContext& ctx) {
   }
   if (ctx.state->registrations_by_address.take_overflowed()) spdlog::warn("registration rate table full: started over");
   // Argon2id takes a while by design: off the I/O thread.
-  asio::post(ctx.state->blocking, [state = ctx.state, req = ctx.req, reply = ctx.reply, username, password] {
+  post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, username, password] {
     auto result = state->accounts.register_user(username, password);
     if (result.error) {
       reply(error_response(req, *result.error,
@@ -77,7 +77,7 @@ void post_login(RouteContext& ctx) {
   }
   if (by_user == FailureWindow::Begin::table_reset || by_address == FailureWindow::Begin::table_reset)
     spdlog::warn("login failure table full: started over");
-  asio::post(state->blocking, [state, req = ctx.req, reply = ctx.reply, username, password, peer = ctx.peer] {
+  bool queued = post_blocking(ctx, [state, req = ctx.req, reply = ctx.reply, username, password, peer = ctx.peer] {
     auto result = state->accounts.login(username, password);
     bool failed = result.error == Error::bad_credentials;
     state->login_failures_by_user.end(username, state->options.login_attempts_per_min, failed);
@@ -89,15 +89,23 @@ void post_login(RouteContext& ctx) {
     reply(json_response(req, http::status::ok,
                         json{{"token", result.token}, {"user", result.user}, {"expires_in", result.expires_in_s}}));
   });
+  if (!queued) {  // answered 503: the attempt was not made
+    state->login_failures_by_user.end(username, user_limit, false);
+    state->login_failures_by_address.end(ctx.peer, address_limit, false);
+  }
 }
 
 void post_logout(RouteContext& ctx) {
   std::string token;
   auto who = bearer_user(*ctx.state, ctx.req, &token);
   if (!who) return ctx.reply(error_response(ctx.req, Error::unauthorized, "missing or invalid token"));
-  ctx.state->accounts.revoke(token);
-  ctx.state->runtime.token_revoked(who->user, who->token_hash);
-  ctx.reply(empty_response(ctx.req, http::status::no_content));
+  // The token is deleted by a store write; the answer (and the kick of the connections that used
+  // the token) waits for it to be durable, on the commit thread, never on this I/O thread.
+  ctx.state->accounts.revoke(*who, [state = ctx.state, req = ctx.req, reply = ctx.reply, who = *who](bool ok) {
+    if (!ok) return reply(error_response(req, Error::internal, "could not revoke the token"));
+    state->runtime.token_revoked(who.user, who.token_hash);
+    reply(empty_response(req, http::status::no_content));
+  });
 }
 
 void get_me(RouteContext& ctx) {

@@ -105,7 +105,7 @@ json conversation_list(const Store& store, UserId user) {
 }
 
 void get_conversations(RouteContext& ctx, UserId user) {
-  asio::post(ctx.state->blocking, [state = ctx.state, req = ctx.req, reply = ctx.reply, user] {
+  post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, user] {
     reply(json_response(req, http::status::ok, conversation_list(state->store, user)));
   });
 }
@@ -130,7 +130,7 @@ void get_history(RouteContext& ctx, UserId user, const std::string& conv_text) {
       return ctx.reply(error_response(ctx.req, Error::invalid, "limit must be 1 to 200"));
     limit = *v;
   }
-  asio::post(ctx.state->blocking, [state = ctx.state, req = ctx.req, reply = ctx.reply, conv = *conv, before, limit] {
+  post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, conv = *conv, before, limit] {
     auto& store = state->store;
     std::optional<ReadCounts> reads;
     if (conv.is_group()) {

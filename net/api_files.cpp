@@ -89,7 +89,7 @@ void post_file(RouteContext& ctx) {
   // The session already refused bodies over max_file_bytes with 413.
   auto bytes = std::make_shared<std::string>(std::move(ctx.req.body()));
   ctx.req.body().clear();
-  asio::post(ctx.state->blocking, [state = ctx.state, req = ctx.req, reply = ctx.reply, bytes, content_type,
+  post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, bytes, content_type,
                                    user = who->user] {
     auto dir = files_dir(state->options);
     std::error_code ec;
@@ -126,7 +126,7 @@ void get_file(RouteContext& ctx, const std::string& id) {
   if (!who) return ctx.reply(error_response(ctx.req, Error::unauthorized, "missing or invalid token"));
   auto record = valid_file_id(id) ? find_file_record(ctx.state->store, id) : std::nullopt;
   if (!record) return ctx.reply(error_response(ctx.req, Error::not_found, "no such file"));
-  asio::post(ctx.state->blocking, [state = ctx.state, req = ctx.req, reply = ctx.reply, id, record = *record] {
+  post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, id, record = *record] {
     auto path = files_dir(state->options) / id;
     std::ifstream in(path, std::ios::binary);
     std::string bytes;

@@ -107,12 +107,15 @@ void post_group(RouteContext& ctx, const TokenInfo& who) {
                answer_with(ctx, http::status::created, true));
 }
 
+// A scan of the caller's groups: on the blocking pool, not on the I/O thread.
 void list_groups(RouteContext& ctx, const TokenInfo& who) {
-  auto& store = ctx.state->store;
-  json groups = json::array();
-  for (auto gid : groups_of(store, who.user))
-    if (auto record = load_group(store, gid)) groups.push_back(json{{"group", gid}, {"name", record->name}});
-  ctx.reply(json_response(ctx.req, http::status::ok, json{{"groups", groups}}));
+  post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, user = who.user] {
+    auto& store = state->store;
+    json groups = json::array();
+    for (auto gid : groups_of(store, user))
+      if (auto record = load_group(store, gid)) groups.push_back(json{{"group", gid}, {"name", record->name}});
+    reply(json_response(req, http::status::ok, json{{"groups", groups}}));
+  });
 }
 
 void get_group(RouteContext& ctx, const TokenInfo& who, GroupId gid) {

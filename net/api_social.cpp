@@ -46,9 +46,12 @@ std::string friend_event_members(UserId other, const char* state, UserId by) {
 void get_friends(RouteContext& ctx) {
   auto who = require_user(ctx);
   if (!who) return;
-  auto lists = friend_lists(ctx.state->store, who->user);
-  ctx.reply(json_response(ctx.req, http::status::ok,
-                          json{{"friends", lists.friends}, {"incoming", lists.incoming}, {"outgoing", lists.outgoing}}));
+  // Prefix scans: on the blocking pool, not on the I/O thread.
+  post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, user = who->user] {
+    auto lists = friend_lists(state->store, user);
+    reply(json_response(req, http::status::ok,
+                        json{{"friends", lists.friends}, {"incoming", lists.incoming}, {"outgoing", lists.outgoing}}));
+  });
 }
 
 // PUT (request = true) or DELETE of /api/friends/{peer}.
@@ -69,7 +72,7 @@ void change_friendship(RouteContext& ctx, const std::string& peer_text, bool req
     return ctx.reply(error_response(ctx.req, Error::blocked, "this user blocked you"));
   // Read, decide and write under the friendship lock, until the write is durable (with --fsync
   // that waits for the group commit): on the blocking pool, never on the I/O thread.
-  asio::post(ctx.state->blocking, [state = ctx.state, req = ctx.req, reply = ctx.reply, me = who->user,
+  post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, me = who->user,
                                    peer = *peer, request] {
     auto answer = [&](const FriendChange& change) {
       return request ? json_response(req, http::status::ok, json{{"state", change.answer}})
@@ -108,7 +111,9 @@ void change_friendship(RouteContext& ctx, const std::string& peer_text, bool req
 void get_blocks(RouteContext& ctx) {
   auto who = require_user(ctx);
   if (!who) return;
-  ctx.reply(json_response(ctx.req, http::status::ok, json{{"blocks", blocks_of(ctx.state->store, who->user)}}));
+  post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, user = who->user] {
+    reply(json_response(req, http::status::ok, json{{"blocks", blocks_of(state->store, user)}}));
+  });
 }
 
 // PUT (block = true) or DELETE of /api/blocks/{peer}. Idempotent; no events: the blocked user

@@ -47,6 +47,17 @@ struct RouteContext {
   const std::string& peer;
   HttpReply& reply;
 };
+// Runs `job` on the blocking pool (net/blocking_pool.hpp). When its queue is full (more than
+// --blocking-queue-max jobs), answers 503 unavailable instead and returns false.
+template <class Job>
+bool post_blocking(RouteContext& ctx, Job&& job) {
+  if (ctx.state->blocking.try_post(std::forward<Job>(job))) return true;
+  ctx.state->runtime.counters().blocking_rejected++;
+  spdlog::debug("http {}: blocking pool full, answering 503", std::string(ctx.req.target()));
+  ctx.reply(error_response(ctx.req, Error::unavailable, "the server is busy; try again"));
+  return false;
+}
+
 bool route_accounts(RouteContext& ctx);  // returns false when the path is not one of its routes
 bool route_metrics(RouteContext& ctx);
 bool route_social(RouteContext& ctx);  // friends and blocks

@@ -1,5 +1,6 @@
 // GET /metrics in Prometheus text format: the runtime's counters and gauges.
 
+#include <algorithm>
 #include <cstdio>
 
 #include "net/http_api.hpp"
@@ -62,6 +63,14 @@ bool route_metrics(RouteContext& ctx) {
   line(out, "imserver_requests_rate_limited_total", "counter",
        "Registrations, group creations, group member additions and friend requests refused with 429.",
        c.requests_rate_limited);
+  line(out, "imserver_blocking_rejected_total", "counter",
+       "HTTP requests answered 503 because the blocking pool's queue was full.", c.blocking_rejected);
+  line(out, "imserver_blocking_jobs", "gauge", "Jobs queued or running on the blocking pool.",
+       static_cast<uint64_t>(std::max<int64_t>(0, ctx.state->blocking.jobs())));
+  line(out, "imserver_store_commits_queued", "gauge", "Store writes waiting for the commit thread.",
+       ctx.state->store.queued_commits());
+  line(out, "imserver_store_cached_counters", "gauge", "Counter values the store keeps in memory.",
+       ctx.state->store.cached_counters());
   line(out, "imserver_inbox_events_expired_total", "counter", "Inbox events deleted by the sweeper (older than --inbox-retention-days).", c.inbox_events_expired);
   line(out, "imserver_dedup_records_expired_total", "counter", "Expired dedup records deleted by the sweeper.", c.dedup_records_expired);
   line(out, "imserver_sweeps_total", "counter", "Sweeps of expired inbox events and dedup records run (--sweep-interval-s).", c.sweeps);

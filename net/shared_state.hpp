@@ -9,10 +9,9 @@
 #include <mutex>
 #include <unordered_set>
 
-#include <boost/asio/thread_pool.hpp>
-
 #include "actors/runtime.hpp"
 #include "net/abuse_limits.hpp"
+#include "net/blocking_pool.hpp"
 #include "net/limits.hpp"
 #include "net/message_rate.hpp"
 #include "net/net_common.hpp"
@@ -37,14 +36,15 @@ class Closable {
 class SharedState {
  public:
   SharedState(const ServerOptions& options, Runtime& runtime, Accounts& accounts, Store& store)
-      : options(options), runtime(runtime), accounts(accounts), store(store), blocking(2) {}
+      : options(options), runtime(runtime), accounts(accounts), store(store),
+        blocking(2, options.blocking_queue_max) {}
 
   const ServerOptions options;
   Runtime& runtime;
   Accounts& accounts;
   Store& store;
   std::unique_ptr<ssl::context> tls;  // set when a certificate is configured
-  asio::thread_pool blocking;         // password hashing and other slow work
+  BlockingPool blocking;              // password hashing and other slow work; bounded queue
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::atomic<bool> stopping{false};
   // Operations (issue 5): per-source limits and the admin status rate.

@@ -72,6 +72,11 @@ struct ServerOptions {
   // An HTTP request (or the first bytes of a connection) must arrive within this time.
   int64_t http_timeout_ms = 30000;
   int io_threads = 1;
+  // Jobs queued or running on the blocking pool (password hashing, file I/O, history reads) before
+  // further requests that need it get 503 unavailable (0: no bound).
+  int64_t blocking_queue_max = 256;
+  // Counter values (inbox heads, conversation and group sequence numbers) the store keeps in memory.
+  int64_t counter_cache_entries = 100000;
   // 0: the usable CPUs left after the I/O threads and the store's commit thread, 1 to 8.
   int actor_threads = 0;
   // Bounded per-session outbound queue (frames); a client that cannot keep up is disconnected.

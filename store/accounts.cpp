@@ -181,6 +181,10 @@ std::optional<TokenInfo> Accounts::revoke(const std::string& token) {
   return info;
 }
 
+void Accounts::revoke(const TokenInfo& info, std::function<void(bool ok)> done) {
+  store_.commit([key = keys::token(info.token_hash)](Txn& txn) { txn.del(key); }, std::move(done));
+}
+
 std::optional<std::string> Accounts::username_of(UserId user) const {
   std::string value;
   if (!store_.get(keys::user(user), &value)) return std::nullopt;

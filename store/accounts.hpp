@@ -4,6 +4,7 @@
 // Hashing is slow on purpose: call register_user and login off the I/O and actor threads.
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -44,6 +45,9 @@ class Accounts {
   std::optional<TokenInfo> authenticate(const std::string& token) const;
   // Deletes the token; it fails everywhere from now on. Returns its hash (for kicking sessions).
   std::optional<TokenInfo> revoke(const std::string& token);
+  // Deletes the token `info` names without waiting: done(ok) runs on the store's commit thread once
+  // the deletion is durable (or failed). For I/O threads, which must not wait for a commit.
+  void revoke(const TokenInfo& info, std::function<void(bool ok)> done);
 
   std::optional<std::string> username_of(UserId user) const;
   bool exists(UserId user) const;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <deque>
 #include <future>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -45,6 +46,49 @@ struct ImpliedHeads {
 
 class LevelStore;
 
+// Counter values (durable, or just published by the commit thread), least recently used dropped
+// past `capacity` entries. A counter key is one per user (inbox head), conversation and group, so
+// without a bound the cache grows with every user and conversation ever touched. Dropping an entry
+// is always safe: the database holds every published value (the counter's key, or for an implied
+// counter the key carrying it), and the next use loads it again. Not thread-safe: the store
+// guards it with its counters lock.
+class CounterCache {
+ public:
+  explicit CounterCache(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {}
+
+  // The value, marking it recently used; null if not cached.
+  uint64_t* find(const std::string& key) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    order_.splice(order_.begin(), order_, it->second);
+    return &it->second->second;
+  }
+  // The value without marking it used (sweeps look at many heads once).
+  const uint64_t* peek(const std::string& key) const {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &it->second->second;
+  }
+  void put(const std::string& key, uint64_t value) {
+    if (auto* cached = find(key)) {
+      *cached = value;
+      return;
+    }
+    order_.emplace_front(key, value);
+    index_.emplace(std::string_view(order_.front().first), order_.begin());
+    if (order_.size() > capacity_) {
+      index_.erase(std::string_view(order_.back().first));
+      order_.pop_back();
+    }
+  }
+  size_t size() const { return order_.size(); }
+
+ private:
+  using Entry = std::pair<std::string, uint64_t>;
+  size_t capacity_;
+  std::list<Entry> order_;  // most recently used first
+  std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;  // views into order_
+};
+
 class BatchTxn final : public Txn {
  public:
   BatchTxn(LevelStore& store, CounterOverlay& pending, ImpliedHeads& implied, leveldb::WriteBatch& batch,
@@ -81,8 +125,9 @@ class BatchTxn final : public Txn {
 class LevelStore final : public Store {
  public:
   LevelStore(std::unique_ptr<leveldb::DB> db, std::unique_ptr<const leveldb::FilterPolicy> filter,
-             std::unique_ptr<leveldb::Cache> cache, bool fsync)
-      : filter_(std::move(filter)), cache_(std::move(cache)), db_(std::move(db)), fsync_(fsync) {
+             std::unique_ptr<leveldb::Cache> cache, bool fsync, size_t counter_cache_entries)
+      : filter_(std::move(filter)), cache_(std::move(cache)), db_(std::move(db)), fsync_(fsync),
+        counters_(counter_cache_entries) {
     committer_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "im.commit");  // as top -H and imbench show it
       run_committer();
@@ -147,13 +192,16 @@ class LevelStore final : public Store {
   // Cached like current_counter: an implied counter's load is a scan, and a user actor asks at
   // every start. Safe from any thread: a value loaded here is at most the one the commit thread
   // publishes next, under the same lock.
-  uint64_t counter(const std::string& key) const override {
+  uint64_t counter(const std::string& key) const override { return current_counter(key); }
+
+  size_t queued_commits() const override {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    return queue_.size();
+  }
+
+  size_t cached_counters() const override {
     std::lock_guard<std::mutex> lock(counters_mutex_);
-    auto it = counters_.find(key);
-    if (it != counters_.end()) return it->second;
-    auto v = load_counter(key);
-    counters_.emplace(key, v);
-    return v;
+    return counters_.size();
   }
 
   uint64_t approximate_bytes() const override {
@@ -180,12 +228,11 @@ class LevelStore final : public Store {
   }
 
   // The durable (or, during a write, just-published) value of a counter, loading it on first use.
-  uint64_t current_counter(const std::string& key) {
+  uint64_t current_counter(const std::string& key) const {
     std::lock_guard<std::mutex> lock(counters_mutex_);
-    auto it = counters_.find(key);
-    if (it != counters_.end()) return it->second;
+    if (auto* cached = counters_.find(key)) return *cached;
     auto v = load_counter(key);
-    counters_.emplace(key, v);
+    counters_.put(key, v);
     return v;
   }
 
@@ -193,8 +240,8 @@ class LevelStore final : public Store {
   // heads of many users once.
   uint64_t current_counter_uncached(const std::string& key) const {
     std::lock_guard<std::mutex> lock(counters_mutex_);
-    auto it = counters_.find(key);
-    return it != counters_.end() ? it->second : load_counter(key);
+    auto* cached = counters_.peek(key);
+    return cached ? *cached : load_counter(key);
   }
 
  private:
@@ -254,7 +301,7 @@ class LevelStore final : public Store {
 
   void publish(const CounterOverlay& pending) {
     std::lock_guard<std::mutex> lock(counters_mutex_);
-    for (const auto& [k, v] : pending) counters_[k] = v;
+    for (const auto& [k, v] : pending) counters_.put(k, v);
   }
 
   // Group commit: every write queued while the previous one ran goes into one WriteBatch and one
@@ -338,8 +385,8 @@ class LevelStore final : public Store {
   std::mutex write_mutex_;  // one writer at a time: counters are handed out in write order
   WriteObserver write_observer_;  // guarded by write_mutex_
   mutable std::mutex counters_mutex_;
-  mutable std::unordered_map<std::string, uint64_t> counters_;
-  std::mutex queue_mutex_;
+  mutable CounterCache counters_;  // guarded by counters_mutex_
+  mutable std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;  // flush() asked the committer to finish the queue and exit
@@ -413,7 +460,7 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string* err
     return nullptr;
   }
   return std::make_unique<LevelStore>(std::unique_ptr<leveldb::DB>(raw), std::move(filter), std::move(cache),
-                                      options.fsync);
+                                      options.fsync, options.counter_cache_entries);
 }
 
 }  // namespace im

@@ -43,6 +43,9 @@ struct StoreOptions {
   // true: every commit is on disk (fsync'd) before its done callback runs. false: a commit whose
   // done callback ran survives a process crash (kill -9) but not power loss.
   bool fsync = false;
+  // Counter values kept in memory (least recently used dropped past this many; at least 1). A miss
+  // costs a read (for an inbox head, a short scan). About 130 bytes an entry.
+  size_t counter_cache_entries = 100000;
 };
 
 class Store {
@@ -85,6 +88,12 @@ class Store {
 
   // The counter's last durable value (0 if never used).
   virtual uint64_t counter(const std::string& counter_key) const = 0;
+
+  // Writes queued and not yet taken by the commit thread (a backlog).
+  virtual size_t queued_commits() const { return 0; }
+
+  // How many counter values are cached now (at most StoreOptions::counter_cache_entries).
+  virtual size_t cached_counters() const { return 0; }
 
   // Approximate bytes on disk.
   virtual uint64_t approximate_bytes() const = 0;

@@ -23,6 +23,7 @@ class TestServer {
 
   imclient::Endpoint endpoint;
   im::ServerOptions options;
+  im::App& app() { return *app_; }
 
   // A fresh account with a unique name, logged in.
   imclient::Account account(const std::string& prefix = "user");

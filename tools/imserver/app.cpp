@@ -23,13 +23,19 @@ App::App(ServerOptions options) : options_(std::move(options)) {}
 
 App::~App() { stop(); }
 
+Store& App::store() { return *parts_->store; }
+
 uint16_t App::start() {
   if (!init_crypto()) throw std::runtime_error("libsodium failed to initialize");
   std::error_code ec;
   std::filesystem::create_directories(options_.data_dir, ec);
   parts_ = std::make_unique<Parts>();
   std::string error;
-  parts_->store = Store::open({options_.data_dir + "/db", options_.fsync}, &error);
+  StoreOptions store_options;
+  store_options.path = options_.data_dir + "/db";
+  store_options.fsync = options_.fsync;
+  store_options.counter_cache_entries = static_cast<size_t>(options_.counter_cache_entries);
+  parts_->store = Store::open(store_options, &error);
   if (!parts_->store) throw std::runtime_error("cannot open the store in " + options_.data_dir + ": " + error);
   parts_->accounts = std::make_unique<Accounts>(*parts_->store, options_.password_hash_cost, options_.token_ttl_s);
   parts_->runtime = std::make_unique<Runtime>(options_, *parts_->store, *parts_->accounts);

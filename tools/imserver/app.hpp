@@ -10,6 +10,8 @@
 
 namespace im {
 
+class Store;
+
 class App {
  public:
   explicit App(ServerOptions options);
@@ -22,6 +24,8 @@ class App {
   void stop();
 
   const ServerOptions& options() const { return options_; }
+  // The open store, between start() and stop(): tests hold its commit thread with a slow write.
+  Store& store();
 
  private:
   struct Parts;
