@@ -32,6 +32,8 @@ struct Counters {
   std::atomic<uint64_t> messages_accepted{0};
   std::atomic<uint64_t> deliveries{0};
   std::atomic<uint64_t> retransmits{0};
+  // `gap` frames: a connected device's next events were gone (retention) when their turn came.
+  std::atomic<uint64_t> inbox_gaps{0};
   std::atomic<uint64_t> ack_timeouts{0};
   std::atomic<uint64_t> dedup_hits{0};
   std::atomic<uint64_t> reorder_holds{0};

@@ -8,6 +8,7 @@
 #include "actors/cursor_flush_ticker.hpp"
 #include "actors/user_state.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/frames.hpp"
 
 namespace im {
 
@@ -41,6 +42,22 @@ void push(UserSelf* self, DeviceState& dev, const SharedText& text) {
   self->state.ctx->counters.deliveries++;
 }
 
+// The events of `dev` after dev.sent and before `next` are gone (retention, or a message that
+// cannot be read): the device is told with a `gap` frame before event `next` (PROTOCOL.md
+// section 6), and its cursor moves past the hole, since it can never acknowledge what is gone.
+void skip_hole(UserSelf* self, const std::string& name, DeviceState& dev, uint64_t next) {
+  spdlog::debug("user {} device {}: events {}..{} are gone, gap", self->state.user, name, dev.sent + 1,
+                next - 1);
+  dev.outlet->send(std::make_shared<const std::string>(frames::gap(next).dump()));
+  self->state.ctx->counters.inbox_gaps++;
+  dev.sent = next - 1;
+  if (dev.cursor < dev.sent) {
+    dev.cursor = dev.sent;
+    dev.retries = 0;
+    note_cursor_moved(self, name, dev);
+  }
+}
+
 }  // namespace
 
 void send_to_device(UserSelf* self, const std::string& device, const nlohmann::json& frame) {
@@ -69,7 +86,11 @@ void note_appended(UserSelf* self, uint64_t useq, SharedText text) {
   }
   if (!st.recent.empty() && st.recent.back().first + 1 != useq) st.recent.clear();
   st.recent.emplace_back(useq, std::move(text));
-  if (st.recent.size() > kRecentEvents) st.recent.pop_front();
+  // No more than the inbox keeps (--inbox-max-events): an event the store dropped is gone for
+  // every device alike, and one that lags gets a gap (skip_hole), whether or not it was cached.
+  auto keep = std::min<size_t>(kRecentEvents,
+                               static_cast<size_t>(std::max<int64_t>(1, st.ctx->options.inbox_max_events)));
+  while (st.recent.size() > keep) st.recent.pop_front();
   // Events between the old head and useq, if any, were committed before it and are read from
   // the store when a device needs them.
   st.head = useq;
@@ -94,15 +115,13 @@ void pump(UserSelf* self, const std::string& name) {
     auto room = static_cast<size_t>(window - (dev.sent - dev.cursor));
     auto events = read_inbox(st.ctx->store, st.user, dev.sent, room);
     if (events.empty()) {
-      // Everything up to head fell out of retention.
-      dev.sent = st.head;
-      if (dev.cursor < dev.sent) {
-        dev.cursor = dev.sent;
-        note_cursor_moved(self, name, dev);
-      }
+      // Everything up to head is gone: the next event the device gets is the next one appended.
+      skip_hole(self, name, dev, st.head + 1);
       break;
     }
     for (auto& e : events) {
+      if (e.useq != dev.sent + 1) skip_hole(self, name, dev, e.useq);
+      if (dev.cursor == dev.sent) dev.oldest_unacked_at = Clock::now();
       push(self, dev, std::make_shared<const std::string>(std::move(e.text)));
       dev.sent = e.useq;
       pushed = true;

@@ -51,6 +51,7 @@ bool route_metrics(RouteContext& ctx) {
   line(out, "imserver_messages_accepted_total", "counter", "Messages stored and acknowledged.", c.messages_accepted);
   line(out, "imserver_deliveries_total", "counter", "Inbox events pushed to devices.", c.deliveries);
   line(out, "imserver_retransmits_total", "counter", "Inbox events pushed again after an ACK timeout.", c.retransmits);
+  line(out, "imserver_inbox_gaps_total", "counter", "gap frames: a device's next inbox events were dropped by retention before they were pushed.", c.inbox_gaps);
   line(out, "imserver_ack_timeouts_total", "counter", "Connections closed with 4008.", c.ack_timeouts);
   line(out, "imserver_dedup_hits_total", "counter", "Sends answered from the dedup record.", c.dedup_hits);
   line(out, "imserver_reorder_holds_total", "counter", "Sends held back for an earlier cseq.", c.reorder_holds);

@@ -25,6 +25,8 @@ json pong(int64_t ts_ms) { return {{"type", "pong"}, {"ts", ts_ms}}; }
 
 json kicked(const std::string& reason) { return {{"type", "kicked"}, {"reason", reason}}; }
 
+json gap(uint64_t next) { return {{"type", "gap"}, {"next", next}}; }
+
 json close(int code, const std::string& reason) {
   return {{"type", "close"}, {"code", code}, {"reason", reason}};
 }

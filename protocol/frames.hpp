@@ -22,6 +22,9 @@ json error(Error code, const std::string& message, const std::optional<std::stri
            const std::optional<std::string>& cid = {});
 json pong(int64_t ts_ms);
 json kicked(const std::string& reason);
+// Not an inbox event: the device's next events before useq `next` were dropped by retention
+// (PROTOCOL.md section 6); sent before event `next`.
+json gap(uint64_t next);
 // Raw TCP's stand-in for a WebSocket close frame.
 json close(int code, const std::string& reason);
 // Unlike the builders above, returns the frame already serialized: there is one per send, on the

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "support/inbox_reader.hpp"
+#include "support/server_process.hpp"
 #include "support/test_server.hpp"
 
 using imclient::Connection;
@@ -177,6 +178,42 @@ TEST_CASE("a cursor older than the retained inbox gets gap: true") {
   json ok2;
   connect_since(server, bob.token, "b", std::nullopt, &ok2);
   CHECK(ok2["gap"] == false);
+}
+
+TEST_CASE("a connected device whose next events fell out of retention gets gap, then event N") {
+  // The binary with a 5-event inbox: bob's device takes the 4 pushes of its ACK window and
+  // acknowledges nothing while alice sends 20 more, so the events after its window are dropped
+  // before their turn comes.
+  imtest::TempDir dir;
+  imtest::ServerProcess server(dir.path(), {"--password-hash-cost", "min", "--inbox-max-events", "5", "--ack-window",
+                                            "4", "--ack-timeout-ms", "60000"});
+  auto alice = imclient::register_and_login(server.endpoint, imclient::unique_username("alice"), "password123");
+  auto bob = imclient::register_and_login(server.endpoint, imclient::unique_username("bob"), "password123");
+  auto b = imclient::connect_authed(server.endpoint, bob.token, "b", nullptr, imclient::Transport::websocket,
+                                    imclient::Encoding::json, 0);
+  auto a = imclient::connect_authed(server.endpoint, alice.token, "a");
+  send_many(*a, bob.user, 20);
+  InboxReader window(*b);
+  REQUIRE(window.collect(4, 10s, false));
+  CHECK(window.events().back()["useq"] == 4);
+  CHECK_FALSE(b->next(200ms));  // the window is full: nothing more until an ACK
+  // The inbox now holds 16..20: the device is told that 5..15 are gone, then gets 16.
+  b->send({{"type", "ack"}, {"useq", 4}});
+  auto gap = b->next(10s);
+  REQUIRE(gap);
+  CHECK(*gap == json({{"type", "gap"}, {"next", 16}}));
+  InboxReader rest(*b, 15);
+  REQUIRE(rest.collect(5, 10s));
+  CHECK(rest.events().front()["useq"] == 16);
+  CHECK(rest.events().back()["useq"] == 20);
+  CHECK(rest.gaps().empty());
+  CHECK(rest.others().empty());
+  // Caught up: a new event follows without another gap.
+  a->send(text_message(bob.user, "after"));
+  a->expect("send_ack", 10s);
+  auto next = b->next(10s);
+  REQUIRE(next);
+  CHECK((*next)["useq"] == 21);
 }
 
 TEST_CASE("multi-device: three devices, one offline for a while, end with the identical event sequence") {
