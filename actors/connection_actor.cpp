@@ -6,9 +6,9 @@
 
 #include "actors/context.hpp"
 #include "actors/directory.hpp"
+#include "actors/inflow.hpp"
 #include "actors/inspect.hpp"
 #include "actors/messages.hpp"
-#include "actors/rate_limiter.hpp"
 #include "protocol/frames.hpp"
 
 namespace im {
@@ -48,9 +48,7 @@ struct ConnectionState {
   std::shared_ptr<Outlet> outlet;
   bool outlet_open = false;
   std::deque<Inbound> held;  // frames that arrived while authenticating
-
-  TokenBucket frames{0, 0};
-  TokenBucket sends{0, 0};
+  std::shared_ptr<Inflow> inflow;  // frames the session handed over and this actor has not handled
 
   ConnectionStats stats;  // for the admin API
   caf::actor_id self_id = 0;
@@ -228,10 +226,6 @@ void handle_authenticated(Self* self, RequestType type, const nlohmann::json& fr
       std::optional<std::string> cid;
       if (auto it = frame.find("cid"); it != frame.end() && it->is_string())
         cid = it->get<std::string>();
-      if (!st.sends.try_take(Clock::now())) {
-        send_error(self, Error::rate_limited, "too many sends", rid, cid);
-        return;
-      }
       auto parsed = parse_send(frame, static_cast<uint64_t>(opts.max_body_bytes));
       if (!parsed) {
         send_error(self, parsed.error, parsed.message, rid, cid);
@@ -309,17 +303,15 @@ void handle_frame(Self* self, const Inbound& in) {
 }
 
 caf::behavior connection_actor(Self* self, Context* ctx, std::weak_ptr<Session> session,
-                               SessionInfo info, Clock::time_point accepted, bool announce) {
+                               SessionInfo info, Clock::time_point accepted, bool announce,
+                               std::shared_ptr<Inflow> inflow) {
   auto& st = self->state;
   st.ctx = ctx;
   st.session = std::move(session);
   st.info = std::move(info);
   st.accepted = accepted;
   st.last_activity = Clock::now();
-  st.frames = TokenBucket(static_cast<double>(ctx->options.rate_frames_per_s),
-                          2.0 * static_cast<double>(ctx->options.rate_frames_per_s));
-  st.sends = TokenBucket(static_cast<double>(ctx->options.rate_sends_per_s),
-                         2.0 * static_cast<double>(ctx->options.rate_sends_per_s));
+  st.inflow = std::move(inflow);
   ctx->counters.actors_connection++;
   ctx->counters.connections_open++;
   st.self_id = self->id();
@@ -339,14 +331,11 @@ caf::behavior connection_actor(Self* self, Context* ctx, std::weak_ptr<Session> 
         st.stats.frames_in++;
         st.stats.bytes_in += in.bytes;
         st.last_activity = Clock::now();
-        if (!st.frames.try_take(st.last_activity)) {
-          if (st.phase != Phase::closing)
-            send_error(self, Error::rate_limited, "too many frames", std::nullopt);
-          return;
-        }
         handle_frame(self, in);
+        // Handled (or held, at most kMaxFramesWhileAuthenticating): room for the next one.
+        if (st.inflow->leave(in.bytes))
+          if (auto session = st.session.lock()) session->resume_reading();
       },
-      [=](activity_atom) { self->state.last_activity = Clock::now(); },
       [=](auth_tick_atom) {
         auto& st = self->state;
         if (st.phase != Phase::awaiting_auth && st.phase != Phase::authenticating) return;
@@ -363,7 +352,8 @@ caf::behavior connection_actor(Self* self, Context* ctx, std::weak_ptr<Session> 
         auto& st = self->state;
         if (st.phase != Phase::authenticated) return;
         auto idle = st.ctx->options.effective_idle_timeout_ms();
-        auto quiet = std::chrono::duration_cast<milliseconds>(Clock::now() - st.last_activity).count();
+        auto last = std::max(st.last_activity, st.inflow->last_activity());
+        auto quiet = std::chrono::duration_cast<milliseconds>(Clock::now() - last).count();
         if (quiet >= idle) {
           spdlog::debug("connection {} user {}: idle for {} ms", st.info.address, st.user, quiet);
           close_with(self, close_code::idle, "idle");
@@ -409,9 +399,9 @@ caf::behavior connection_actor(Self* self, Context* ctx, std::weak_ptr<Session> 
 
 caf::actor spawn_connection_actor(Context& context, std::weak_ptr<Session> session,
                                   SessionInfo info, std::chrono::steady_clock::time_point accepted,
-                                  bool announce_auth_required) {
+                                  bool announce_auth_required, std::shared_ptr<Inflow> inflow) {
   return context.system.spawn(connection_actor, &context, std::move(session), std::move(info),
-                              accepted, announce_auth_required);
+                              accepted, announce_auth_required, std::move(inflow));
 }
 
 }  // namespace im

@@ -1,11 +1,12 @@
 #pragma once
 // One actor per client connection (PROTOCOL.md section 4). It owns the connection's protocol
-// state: the auth deadline and reminders, idle detection, rate limits, and forwarding of parsed
-// frames to the user actor once authenticated. It never blocks and never touches the socket.
+// state: the auth deadline and reminders, idle detection, and forwarding of parsed frames to the
+// user actor once authenticated. The rate limits are applied before a frame gets here, by the
+// session (net/flood_guard.hpp). It never blocks and never touches the socket.
 //
 // Messages it handles:
-//   (inbound_atom, Inbound)         a decoded client frame, from the session
-//   (activity_atom)                 a WebSocket ping or pong arrived
+//   (inbound_atom, Inbound)         a decoded client frame, from the session, counted in the
+//                                   connection's Inflow (actors/inflow.hpp) until handled
 //   (closed_atom)                   the session is gone; detach and quit
 //   (frame_atom, SharedText)        a server frame (canonical JSON text) to send
 //   (kick_atom, std::string)        send `kicked` with that reason, close 4004
@@ -22,9 +23,10 @@
 namespace im {
 
 struct Context;
+class Inflow;
 
 caf::actor spawn_connection_actor(Context& context, std::weak_ptr<Session> session,
                                   SessionInfo info, std::chrono::steady_clock::time_point accepted,
-                                  bool announce_auth_required);
+                                  bool announce_auth_required, std::shared_ptr<Inflow> inflow);
 
 }  // namespace im

@@ -46,6 +46,12 @@ struct Counters {
   std::atomic<uint64_t> socket_writes_blocked{0};
   // WebSocket connections closed with 1008 because more than send_queue_frames waited to be written.
   std::atomic<uint64_t> slow_client_closes{0};
+  // Flood control (net/flood_guard.hpp, actors/inflow.hpp): frames over --rate-frames-per-s (a
+  // WebSocket ping among them), sends over --rate-sends-per-s, and how often a session stopped
+  // reading because its inbound queue was full.
+  std::atomic<uint64_t> frames_rate_limited{0};
+  std::atomic<uint64_t> sends_rate_limited{0};
+  std::atomic<uint64_t> reads_paused{0};
   // Operations (issue 5): refusals by the limits, and latencies.
   std::atomic<uint64_t> connections_rejected_per_ip{0};
   std::atomic<uint64_t> login_rate_limited{0};

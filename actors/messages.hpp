@@ -17,7 +17,6 @@ namespace im {
 
 // Connection actor, from the session and the runtime.
 using inbound_atom = caf::atom_constant<caf::atom("inbound")>;
-using activity_atom = caf::atom_constant<caf::atom("activity")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using auth_tick_atom = caf::atom_constant<caf::atom("authtick")>;
 using idle_tick_atom = caf::atom_constant<caf::atom("idletick")>;

@@ -10,6 +10,7 @@
 #include "actors/connection_actor.hpp"
 #include "actors/cursor_flush_ticker.hpp"
 #include "actors/directory.hpp"
+#include "actors/inflow.hpp"
 #include "actors/messages.hpp"
 
 namespace im {
@@ -18,13 +19,18 @@ namespace {
 
 class ActorLink final : public ConnectionLink {
  public:
-  explicit ActorLink(caf::actor actor) : actor_(std::move(actor)) {}
-  void deliver(Inbound frame) override { caf::anon_send(actor_, inbound_atom::value, std::move(frame)); }
-  void activity() override { caf::anon_send(actor_, activity_atom::value); }
+  ActorLink(caf::actor actor, std::shared_ptr<Inflow> inflow) : actor_(std::move(actor)), inflow_(std::move(inflow)) {}
+  bool deliver(Inbound frame) override {
+    bool room = inflow_->enter(frame.bytes);
+    caf::anon_send(actor_, inbound_atom::value, std::move(frame));
+    return room;
+  }
+  void activity() override { inflow_->touch(); }
   void closed() override { caf::anon_send(actor_, closed_atom::value); }
 
  private:
   caf::actor actor_;
+  std::shared_ptr<Inflow> inflow_;
 };
 
 // The CPUs this process may run on (taskset, cpusets), not the host's.
@@ -88,9 +94,11 @@ std::unique_ptr<ConnectionLink> Runtime::open_connection(std::weak_ptr<Session> 
                                                          SessionInfo info,
                                                          std::chrono::steady_clock::time_point accepted,
                                                          bool announce_auth_required) {
-  return std::make_unique<ActorLink>(spawn_connection_actor(*context_, std::move(session),
-                                                            std::move(info), accepted,
-                                                            announce_auth_required));
+  auto inflow = std::make_shared<Inflow>(context_->options.inbound_queue_frames,
+                                         context_->options.inbound_queue_bytes);
+  auto actor = spawn_connection_actor(*context_, std::move(session), std::move(info), accepted,
+                                      announce_auth_required, inflow);
+  return std::make_unique<ActorLink>(std::move(actor), std::move(inflow));
 }
 
 void Runtime::token_revoked(UserId user, const std::string& token_hash) {

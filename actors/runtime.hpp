@@ -22,9 +22,10 @@ class Directory;
 class ConnectionLink {
  public:
   virtual ~ConnectionLink() = default;
-  // A decoded client frame.
-  virtual void deliver(Inbound frame) = 0;
-  // A WebSocket ping/pong arrived: counts as activity.
+  // A decoded client frame. False when the inbound queue is full with it: the session reads
+  // nothing more until its resume_reading() is called (actors/inflow.hpp).
+  virtual bool deliver(Inbound frame) = 0;
+  // A WebSocket ping/pong arrived: counts as activity (no actor message).
   virtual void activity() = 0;
   // The socket is gone; the actor detaches and stops. Call once.
   virtual void closed() = 0;

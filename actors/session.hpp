@@ -21,6 +21,9 @@ class Session {
   // Sends the close (WebSocket close frame, or raw TCP {"type":"close"} frame) after the frames
   // already queued, then closes the socket. Idempotent.
   virtual void close(int code, const std::string& reason) = 0;
+  // The connection actor handled a frame after the session had stopped reading because its
+  // inbound queue was full (actors/inflow.hpp): read again. Thread-safe and never blocks.
+  virtual void resume_reading() = 0;
 };
 
 // What the connection actor knows of its socket, for logs and the admin API.

@@ -58,6 +58,9 @@ bool route_metrics(RouteContext& ctx) {
   line(out, "imserver_inbox_appends_total", "counter", "Inbox events appended.", c.inbox_appends);
   line(out, "imserver_socket_writes_blocked_total", "counter", "WebSocket writes the socket did not take at once (a client reading slower than it is sent to).", c.socket_writes_blocked);
   line(out, "imserver_slow_client_closes_total", "counter", "WebSocket and raw TCP connections closed with 1008: more than --send-queue-frames frames waited for the client to read.", c.slow_client_closes);
+  line(out, "imserver_frames_rate_limited_total", "counter", "Client frames (WebSocket pings included) over --rate-frames-per-s: not decoded, answered rate_limited (a ping: no pong).", c.frames_rate_limited);
+  line(out, "imserver_sends_rate_limited_total", "counter", "Sends over --rate-sends-per-s, answered rate_limited.", c.sends_rate_limited);
+  line(out, "imserver_reads_paused_total", "counter", "Times a connection stopped reading its socket because --inbound-queue-frames or --inbound-queue-bytes was reached.", c.reads_paused);
   line(out, "imserver_accept_fd_exhausted_total", "counter", "Accept failures for lack of file descriptors.", c.accept_fd_exhausted);
   line(out, "imserver_connections_rejected_per_ip_total", "counter", "Connections refused by --max-connections-per-ip.", c.connections_rejected_per_ip);
   line(out, "imserver_login_rate_limited_total", "counter", "Logins refused with 429 after too many failures.", c.login_rate_limited);

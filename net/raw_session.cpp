@@ -5,7 +5,13 @@
 // Frames the actors send reach the strand in one posted drain per burst (net/frame_handoff.hpp);
 // each write then copies as many queued frames as fit in kWriteBytes, each behind its length, into
 // one buffer and writes it at once (as the WebSocket session does, net/ws_session.cpp).
+//
+// Reading goes in turns, as on a WebSocket: each read takes at most --read-turn-bytes, and after
+// --read-turn-frames frames handled from what was read the next frame waits behind the I/O
+// thread's other work. Rate limits are applied before a frame is decoded (net/flood_guard.hpp),
+// and reading stops while the inbound queue to the connection actor is full (actors/inflow.hpp).
 
+#include "net/flood_guard.hpp"
 #include "net/frame_handoff.hpp"
 #include "net/outbound_queue.hpp"
 #include "net/sessions.hpp"
@@ -33,7 +39,10 @@ class RawSession final : public Session,
       : state_(std::move(state)),
         stream_(std::move(stream)),
         buffer_(std::move(buffer)),
-        queue_(static_cast<size_t>(state_->options.send_queue_frames)) {}
+        queue_(static_cast<size_t>(state_->options.send_queue_frames)),
+        guard_(state_->options),
+        turn_bytes_(static_cast<size_t>(std::max<int64_t>(1024, state_->options.read_turn_bytes))),
+        turn_frames_max_(static_cast<size_t>(std::max<int64_t>(1, state_->options.read_turn_frames))) {}
 
   ~RawSession() override {
     if (counted_) state_->connections_per_address.leave(address_);
@@ -77,6 +86,18 @@ class RawSession final : public Session,
     asio::post(executor, [self = std::move(self), code, reason] { self->begin_close(code, reason); });
   }
 
+  void resume_reading() override {
+    auto self = this->weak_from_this().lock();  // as in close(): the handler gets the reference
+    if (!self) return;
+    auto executor = stream_.get_executor();
+    asio::post(executor, [self = std::move(self)] {
+      if (!self->paused_) return;  // a close restarted reading already (begin_close())
+      self->paused_ = false;
+      self->paused_self_.reset();
+      self->read_prefix();
+    });
+  }
+
   void close_for_shutdown() override { close(1001, "server shutting down"); }
 
   void abort_for_shutdown() override {
@@ -97,10 +118,11 @@ class RawSession final : public Session,
       next();
       return;
     }
-    auto room = buffer_.prepare(std::max<std::size_t>(n - buffer_.size(), 4096));
+    auto room = buffer_.prepare(std::min(std::max<std::size_t>(n - buffer_.size(), 4096), turn_bytes_));
     stream_.async_read_some(room, [self = this->shared_from_this(), n, next](beast::error_code ec, std::size_t got) {
       if (ec) return self->on_read_end(ec);
       self->buffer_.commit(got);
+      self->turn_frames_ = 0;  // a read completed: a new turn
       self->fill(n, next);
     });
   }
@@ -151,10 +173,28 @@ class RawSession final : public Session,
     fill(n, [self = this->shared_from_this(), n] { self->on_frame(n); });
   }
 
+  // A complete frame: the rate limits first (net/flood_guard.hpp), then decoded and handed to
+  // the connection actor.
   void on_frame(std::size_t n) {
     auto data = buffer_.cdata();
     std::string_view text(static_cast<const char*>(data.data()), n);
+    auto now = Clock::now();
+    auto& counters = state_->runtime.counters();
+    if (!guard_.take_frame(now)) {
+      counters.frames_in++;
+      counters.bytes_in += n + 4;
+      counters.frames_rate_limited++;
+      buffer_.consume(n);
+      return answer_limited(FloodGuard::too_many_frames(Encoding::json));
+    }
     auto decoded = decode_frame(text, Encoding::json);
+    if (decoded.status == DecodeStatus::ok && !guard_.take_send(decoded.value, now)) {
+      counters.frames_in++;
+      counters.bytes_in += n + 4;
+      counters.sends_rate_limited++;
+      buffer_.consume(n);
+      return answer_limited(FloodGuard::too_many_sends(decoded.value, Encoding::json));
+    }
     Inbound in;
     in.status = decoded.status;
     in.message = std::move(decoded.message);
@@ -163,8 +203,27 @@ class RawSession final : public Session,
     if (decoded.status == DecodeStatus::ok)
       in.frame = std::make_shared<const nlohmann::json>(std::move(decoded.value));
     buffer_.consume(n);
-    link_->deliver(std::move(in));
-    read_prefix();
+    if (!link_->deliver(std::move(in))) {
+      paused_ = true;  // resume_reading() goes on
+      paused_self_ = this->shared_from_this();  // no read is pending to hold the session meanwhile
+      counters.reads_paused++;
+      return;
+    }
+    next_frame();
+  }
+
+  // A frame over a rate limit: its error goes out, and reading goes on.
+  void answer_limited(std::shared_ptr<const std::string> error) {
+    if (enqueue(std::move(error)) && !writing_) write_next();
+    next_frame();
+  }
+
+  // The next frame, in this turn while it has frames left; otherwise behind the I/O thread's
+  // other work.
+  void next_frame() {
+    if (++turn_frames_ < turn_frames_max_) return read_prefix();
+    turn_frames_ = 0;
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->read_prefix(); });
   }
 
   void drain_incoming() {
@@ -192,6 +251,10 @@ class RawSession final : public Session,
   void begin_close(int code, const std::string& reason) {
     if (closing_ || finished_) return;
     closing_ = true;
+    if (paused_) {  // reading stopped for a full inbound queue: drain what the client still sends
+      paused_ = false;
+      asio::post(stream_.get_executor(), [self = std::move(paused_self_)] { self->drain(); });
+    }
     queue_.push_last(std::make_shared<const std::string>(frames::close(code, reason).dump()));
     // A close must not hang on a client that stopped reading or never closes its side: closing
     // the socket ends the pending read and write. (The stream's own timeout would not do: Beast's
@@ -264,6 +327,8 @@ class RawSession final : public Session,
   void finish() {
     if (finished_) return;
     finished_ = true;
+    if (paused_self_)  // released from the queue: this call may be running on that reference
+      asio::post(stream_.get_executor(), [keep = std::move(paused_self_)] {});
     if (link_) link_->closed();
   }
 
@@ -273,6 +338,12 @@ class RawSession final : public Session,
   Stream stream_;
   beast::flat_buffer buffer_;
   OutboundQueue queue_;
+  FloodGuard guard_;
+  const size_t turn_bytes_;       // --read-turn-bytes: the most one read takes
+  const size_t turn_frames_max_;  // --read-turn-frames
+  size_t turn_frames_ = 0;        // frames handled since the last read completed
+  bool paused_ = false;           // the inbound queue is full: resume_reading() goes on
+  std::shared_ptr<RawSession> paused_self_;  // holds the session while paused (no read holds it)
   std::string batch_;        // what is being written: queued frames, each behind its length
   size_t batch_frames_ = 0;  // how many of the queue's first frames are in batch_
   std::unique_ptr<ConnectionLink> link_;

@@ -4,7 +4,15 @@
 // holds no buffers (Beast keeps 4 KB per stream). It waits for readability and reads into a buffer
 // shared by the I/O thread, and writes by copying queued frames into another such buffer and
 // sending them at once (write_next()).
+//
+// Reading goes in turns (turn()): one read of at most --read-turn-bytes, at most
+// --read-turn-frames frames handled, then the next turn is posted behind the I/O thread's other
+// work, so one client that keeps sending cannot keep the thread from its other connections. Bytes
+// read and not yet handled wait in the session's `stash_`. Rate limits are applied before a
+// message is decoded (net/flood_guard.hpp), and the session stops reading while its inbound queue
+// to the connection actor is full (actors/inflow.hpp).
 
+#include "net/flood_guard.hpp"
 #include "net/frame_handoff.hpp"
 #include "net/sessions.hpp"
 #include "net/ws_handshake.hpp"
@@ -33,11 +41,15 @@ ws::WriteBatch& thread_write_batch() {
   return batch;
 }
 
-// The read buffer of one I/O thread: plain-TCP sessions read into it only once the socket is
-// readable, and the parser copies out what it needs before the next read.
-char* shared_read_buffer(size_t& size) {
-  static thread_local std::unique_ptr<char[]> buffer(new char[64 * 1024]);
-  size = 64 * 1024;
+// The read buffer of one I/O thread (--read-turn-bytes): plain-TCP sessions read into it only
+// once the socket is readable, and what a turn does not handle is copied out before the next read.
+char* shared_read_buffer(size_t bytes) {
+  static thread_local std::unique_ptr<char[]> buffer;
+  static thread_local size_t size = 0;
+  if (size < bytes) {
+    buffer.reset(new char[bytes]);
+    size = bytes;
+  }
   return buffer.get();
 }
 
@@ -51,6 +63,9 @@ class WsSession final : public Session,
         stream_(std::move(stream)),
         parser_(static_cast<uint64_t>(state_->options.max_frame_bytes)),
         leftover_(beast::buffers_to_string(leftover.cdata())),
+        guard_(state_->options),
+        turn_bytes_(static_cast<size_t>(std::max<int64_t>(1024, state_->options.read_turn_bytes))),
+        turn_frames_max_(static_cast<size_t>(std::max<int64_t>(1, state_->options.read_turn_frames))),
         address_(peer_address(lowest_socket(stream_))) {}
 
   // Every WebSocket session was counted by the HTTP session that upgraded it (try_enter).
@@ -91,6 +106,18 @@ class WsSession final : public Session,
     });
   }
 
+  void resume_reading() override {
+    auto self = this->weak_from_this().lock();  // as in close(): the handler gets the reference
+    if (!self) return;
+    auto executor = stream_.get_executor();
+    asio::post(executor, [self = std::move(self)] {
+      if (!self->paused_) return;  // a close restarted reading already (queue_close())
+      self->paused_ = false;
+      self->paused_self_.reset();
+      self->turn();
+    });
+  }
+
   void close_for_shutdown() override { close(1001, "server shutting down"); }
 
   void abort_for_shutdown() override {
@@ -108,7 +135,7 @@ class WsSession final : public Session,
       return shutdown_socket();
     }
     if constexpr (!is_tls<Stream>()) {
-      // read_available() reads until the socket would block, and write_next() writes what the
+      // turn() reads what the socket has without waiting, and write_next() writes what the
       // socket takes at once.
       beast::error_code ec;
       lowest_socket(stream_).non_blocking(true, ec);
@@ -116,47 +143,83 @@ class WsSession final : public Session,
     }
     SessionInfo info{address_, is_tls<Stream>() ? "wss" : "ws"};
     link_ = state_->runtime.open_connection(this->weak_from_this(), std::move(info), Clock::now(), true);
-    // Bytes that arrived behind the upgrade request, in the HTTP session's buffer.
-    auto leftover = std::move(leftover_);
-    if (!leftover.empty() && !consume(leftover)) return;
-    do_read();
+    // Bytes that arrived behind the upgrade request, in the HTTP session's buffer, go first.
+    stash_ = std::move(leftover_);
+    turn();
   }
 
   // --- reading ---
 
-  void do_read() {
+  // One read turn: handles the bytes kept from an earlier turn or, when there are none, reads
+  // once; at most turn_frames_max_ frames. Then schedule_next() decides how reading goes on.
+  void turn() {
+    if (finished_ || paused_ || input_ended_) return;
+    turn_frames_ = 0;
+    if (!stash_.empty()) {
+      std::string_view input(stash_);
+      if (!feed(input)) return;
+      stash_.erase(0, stash_.size() - input.size());
+      if (stash_.empty() && stash_.capacity() > kKeepBufferBytes) std::string().swap(stash_);
+      return schedule_next();
+    }
+    if constexpr (is_tls<Stream>()) {
+      return wait_input();
+    } else {
+      auto& socket = lowest_socket(stream_);
+      char* buffer = shared_read_buffer(turn_bytes_);
+      beast::error_code ec;
+      size_t n = 0;
+      do {
+        n = socket.read_some(asio::buffer(buffer, turn_bytes_), ec);
+      } while (ec == asio::error::interrupted);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) return wait_input();
+      if (ec) return on_read_error(ec);
+      // A full buffer: the socket may hold more, read in the next turn.
+      socket_has_more_ = n == turn_bytes_;
+      handle_read({buffer, n});
+    }
+  }
+
+  // Bytes just read: handled within the turn's budget, the rest kept for the next turn.
+  void handle_read(std::string_view input) {
+    if (!feed(input)) return;
+    if (!input.empty()) stash_.assign(input.data(), input.size());
+    schedule_next();
+  }
+
+  // After a turn: nothing while the inbound queue is full (resume_reading() starts the next
+  // turn); a posted turn, behind the thread's other work, when bytes wait in `stash_` or the last
+  // read filled the buffer; otherwise wait for the socket.
+  void schedule_next() {
+    if (finished_ || paused_ || input_ended_) return;
+    if (!stash_.empty() || socket_has_more_) {
+      socket_has_more_ = false;
+      asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->turn(); });
+      return;
+    }
+    wait_input();
+  }
+
+  // Plain TCP: waits until the socket is readable, then reads in turn(). TLS: reads through the
+  // stream into the session's buffer (--read-turn-bytes at most).
+  void wait_input() {
     if (finished_) return;
     if constexpr (is_tls<Stream>()) {
+      auto size = std::min(kTlsReadBytes, turn_bytes_);
       if (!tls_read_buffer_) tls_read_buffer_.reset(new char[kTlsReadBytes]);
-      stream_.async_read_some(asio::buffer(tls_read_buffer_.get(), kTlsReadBytes),
+      stream_.async_read_some(asio::buffer(tls_read_buffer_.get(), size),
                               [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                                 if (ec) return self->on_read_error(ec);
-                                if (self->consume({self->tls_read_buffer_.get(), n})) self->do_read();
+                                self->turn_frames_ = 0;
+                                self->handle_read({self->tls_read_buffer_.get(), n});
                               });
     } else {
       lowest_socket(stream_).async_wait(tcp::socket::wait_read,
                                         [self = this->shared_from_this()](beast::error_code ec) {
                                           if (ec) return self->on_read_error(ec);
-                                          self->read_available();
+                                          self->turn();
                                         });
     }
-  }
-
-  // Plain TCP: the socket is readable; read what is there into the thread's buffer.
-  void read_available() {
-    auto& socket = lowest_socket(stream_);
-    size_t size = 0;
-    char* buffer = shared_read_buffer(size);
-    for (;;) {
-      beast::error_code ec;
-      auto n = socket.read_some(asio::buffer(buffer, size), ec);
-      if (ec == asio::error::interrupted) continue;
-      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-      if (ec) return on_read_error(ec);
-      if (!consume({buffer, n})) return;
-      if (n < size) break;
-    }
-    do_read();
   }
 
   void on_read_error(beast::error_code ec) {
@@ -164,30 +227,41 @@ class WsSession final : public Session,
     finish();
   }
 
-  // Parses `input` and hands every complete message on. The pongs it queued leave together
-  // afterwards, in one write rather than one each. False once the session stops reading.
-  bool consume(std::string_view input) {
+  // Parses from the front of `input` (advancing it) and hands every complete message on, until
+  // the input is used up, the turn's frames are spent or the inbound queue is full. The pongs and
+  // errors it queued leave together afterwards, in one write rather than one each. False once
+  // the session stops reading.
+  bool feed(std::string_view& input) {
     bool reading = parse(input);
+    if (!reading) input_ended_ = true;
     if (!writing_) write_next();
     return reading;
   }
 
-  bool parse(std::string_view input) {
+  bool parse(std::string_view& input) {
     while (!finished_) {
+      if (paused_ || turn_frames_ >= turn_frames_max_) return true;
       auto event = parser_.next(input);
       switch (event.kind) {
         case ws::FrameParser::Kind::need_more:
           parser_.shrink(kKeepBufferBytes);
           return true;
         case ws::FrameParser::Kind::message:
+          ++turn_frames_;
           if (!close_sent_) deliver(event.payload, event.binary);
           break;
         case ws::FrameParser::Kind::ping:
+          ++turn_frames_;
           if (link_) link_->activity();
-          if (!close_sent_)
-            queue_frame({std::make_shared<const std::string>(event.payload), ws::Opcode::pong});
+          if (close_sent_) break;
+          if (!guard_.take_frame(Clock::now())) {
+            state_->runtime.counters().frames_rate_limited++;  // no pong
+            break;
+          }
+          queue_frame({std::make_shared<const std::string>(event.payload), ws::Opcode::pong});
           break;
         case ws::FrameParser::Kind::pong:
+          ++turn_frames_;
           if (link_) link_->activity();
           break;
         case ws::FrameParser::Kind::close:
@@ -204,9 +278,30 @@ class WsSession final : public Session,
     return false;
   }
 
+  // A complete message: the rate limits first (net/flood_guard.hpp), then decoded and handed to
+  // the connection actor; a full inbound queue pauses reading.
   void deliver(std::string_view payload, bool binary) {
+    auto now = Clock::now();
+    if (!encoding_known_) {  // the connection's encoding is its first message's (PROTOCOL.md 1)
+      encoding_ = binary ? Encoding::msgpack : Encoding::json;
+      encoding_known_ = true;
+    }
+    auto& counters = state_->runtime.counters();
+    auto opcode = encoding_ == Encoding::msgpack ? ws::Opcode::binary : ws::Opcode::text;
+    if (!guard_.take_frame(now)) {
+      counters.frames_in++;
+      counters.bytes_in += payload.size();
+      counters.frames_rate_limited++;
+      return queue_frame({FloodGuard::too_many_frames(encoding_), opcode});
+    }
     auto encoding = binary ? Encoding::msgpack : Encoding::json;
     auto decoded = decode_frame(payload, encoding);
+    if (decoded.status == DecodeStatus::ok && !guard_.take_send(decoded.value, now)) {
+      counters.frames_in++;
+      counters.bytes_in += payload.size();
+      counters.sends_rate_limited++;
+      return queue_frame({FloodGuard::too_many_sends(decoded.value, encoding_), opcode});
+    }
     Inbound in;
     in.status = decoded.status;
     in.message = std::move(decoded.message);
@@ -214,7 +309,11 @@ class WsSession final : public Session,
     in.bytes = payload.size();
     if (decoded.status == DecodeStatus::ok)
       in.frame = std::make_shared<const nlohmann::json>(std::move(decoded.value));
-    link_->deliver(std::move(in));
+    if (!link_->deliver(std::move(in))) {
+      paused_ = true;
+      paused_self_ = this->shared_from_this();  // no read is pending to hold the session meanwhile
+      counters.reads_paused++;
+    }
   }
 
   // The peer's close: answer it (unless we started the close) and end once the answer is out.
@@ -259,6 +358,11 @@ class WsSession final : public Session,
   void queue_close(std::string payload) {
     queue_.push_back({std::make_shared<const std::string>(std::move(payload)), ws::Opcode::close});
     close_sent_ = true;
+    // The peer's close must still be read: reading goes on (messages are dropped from now on).
+    if (paused_) {
+      paused_ = false;
+      asio::post(stream_.get_executor(), [self = std::move(paused_self_)] { self->turn(); });
+    }
     // A close must not hang on a peer that stopped reading or never answers.
     close_timer_ = std::make_unique<asio::steady_timer>(
         stream_.get_executor(), std::chrono::milliseconds(state_->options.close_timeout_ms));
@@ -406,6 +510,8 @@ class WsSession final : public Session,
   void finish() {
     if (finished_) return;
     finished_ = true;
+    if (paused_self_)  // released from the queue: this call may be running on that reference
+      asio::post(stream_.get_executor(), [keep = std::move(paused_self_)] {});
     if (close_timer_) close_timer_->cancel();  // it holds this session
     if (link_) link_->closed();
     beast::error_code ignored;
@@ -419,6 +525,17 @@ class WsSession final : public Session,
   Stream stream_;
   ws::FrameParser parser_;
   std::string leftover_;  // client bytes read with the upgrade request
+  FloodGuard guard_;
+  const size_t turn_bytes_;       // --read-turn-bytes
+  const size_t turn_frames_max_;  // --read-turn-frames
+  size_t turn_frames_ = 0;        // frames handled in the current turn
+  std::string stash_;             // bytes read and not yet handled (a turn ended, or reading paused)
+  bool socket_has_more_ = false;  // the last read filled the buffer
+  bool paused_ = false;           // the inbound queue is full: resume_reading() starts the next turn
+  std::shared_ptr<WsSession> paused_self_;  // holds the session while paused (no read holds it)
+  bool input_ended_ = false;      // a close or a framing error ended reading
+  Encoding encoding_ = Encoding::json;  // the connection's, from its first message
+  bool encoding_known_ = false;
   std::unique_ptr<char[]> tls_read_buffer_;  // TLS only: decrypted bytes land here
   std::unique_ptr<ConnectionLink> link_;
   std::string address_;  // counted in connections_per_address

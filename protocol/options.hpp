@@ -81,6 +81,15 @@ struct ServerOptions {
   int actor_threads = 0;
   // Bounded per-session outbound queue (frames); a client that cannot keep up is disconnected.
   int64_t send_queue_frames = 1024;
+  // Bounded inbound queue: decoded client frames a session has handed to its connection actor
+  // and the actor has not handled yet, by count and by bytes. When either is reached the session
+  // stops reading its socket until the actor catches up (actors/inflow.hpp).
+  int64_t inbound_queue_frames = 64;
+  int64_t inbound_queue_bytes = 1024 * 1024;
+  // One read turn of a connection on its I/O thread: at most this many bytes read and this many
+  // frames handled, then the connection waits behind the thread's other work (fair turns).
+  int64_t read_turn_bytes = 64 * 1024;
+  int64_t read_turn_frames = 64;
   // A closing WebSocket or raw TCP connection waits this long for its last writes (a client that
   // stopped reading) and, on a WebSocket, for the client's close frame; then it drops the TCP
   // connection.

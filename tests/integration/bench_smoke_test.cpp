@@ -181,6 +181,27 @@ TEST_CASE("imbench direct with one write per frame (--write-batching off)") {
   CHECK(run.result["duplicates"] == 0);
 }
 
+TEST_CASE("imbench flood: the flooders are rate-limited and the chat beside them loses nothing") {
+  imtest::TempDir dir;
+  // The default rate limits, which the flood is about.
+  imtest::ServerProcess server{dir.path(), {"--password-hash-cost", "min", "--io-threads", "1", "--log-level", "warn"}};
+  for (const char* kind : {"send", "wsping"}) {
+    CAPTURE(kind);
+    auto run = run_imbench(server, "flood",
+                           {"--flooders", "2", "--chatters", "4", "--rate", "40", "--flood-kind", kind, "--duration-s", "2"});
+    INFO(run.output);
+    CHECK(run.exit_code == 0);
+    CHECK(run.result["ok"] == true);
+    CHECK(run.result["chat_lost"] == 0);
+    CHECK(run.result["chat_latency_ms"]["count"] == 4 * 20);
+    CHECK(run.result["flood_frames_sent"].get<int64_t>() > 2000);
+    CHECK(run.result["server_counters"]["imserver_frames_rate_limited_total"].get<double>() +
+              run.result["server_counters"]["imserver_sends_rate_limited_total"].get<double>() >
+          0);
+    CHECK(run.result["server_rss_peak_kib"].get<int64_t>() > 0);
+  }
+}
+
 TEST_CASE("imbench floor prices a loopback hop (it ignores the server)") {
   SmokeServer s;
   auto run = run_imbench(s.server, "floor", {"--messages", "2000", "--duration-s", "30"});

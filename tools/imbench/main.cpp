@@ -4,6 +4,8 @@
 //   direct  P pairs exchanging M messages each; throughput, latency, zero loss / duplicates
 //   group   one group of K members, S senders; deliveries per second, fan-out spread
 //   churn   connect, auth, send a few, disconnect, over and over; connect+auth per second
+//   flood   F clients send as fast as they can while C others chat; the chat's latency, what
+//           the flooders got, the server's memory (run with --flooders 0 for the baseline)
 //   floor   no server: the CPU price of one small loopback TCP hop, the machine's lower bound;
 //           with --rate, a paced direct run's transfers through a relay that does no work
 // Exit status: 0 when every check passed, 1 when a check failed, 2 on bad usage or setup failure.
@@ -21,9 +23,9 @@ using namespace imbench;
 int main(int argc, char** argv) {
   BenchOptions o;
   CLI::App app{"imbench: load generator for imserver (loopback only; every run is bounded)"};
-  app.add_option("scenario", o.scenario, "idle, direct, group, churn or floor")
+  app.add_option("scenario", o.scenario, "idle, direct, group, churn, flood or floor")
       ->required()
-      ->check(CLI::IsMember({"idle", "direct", "group", "churn", "floor"}));
+      ->check(CLI::IsMember({"idle", "direct", "group", "churn", "flood", "floor"}));
   app.add_option("--server", o.server, "HOST:PORT of the server (loopback)")->capture_default_str();
   app.add_option("--server-pid", o.server_pid, "server pid for CPU and memory (default: who listens on the port)");
   app.add_option("--duration-s", o.duration_s, "bound on the measured phase")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
@@ -53,6 +55,10 @@ int main(int argc, char** argv) {
   app.add_option("--lanes", o.lanes, "churn: connections cycling in parallel")->capture_default_str()->check(CLI::Range(int64_t(2), int64_t(50000)));
   app.add_option("--messages-per-connection", o.messages_per_connection, "churn: sends per connection")->capture_default_str()->check(CLI::Range(int64_t(0), int64_t(255)));
   app.add_option("--max-cycles", o.max_cycles, "churn: bound on connections opened")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(100000000)));
+  app.add_option("--flooders", o.flooders, "flood: connections sending as fast as they can")->capture_default_str()->check(CLI::Range(int64_t(0), int64_t(50000)));
+  app.add_option("--chatters", o.chatters, "flood: connections chatting in pairs (--rate over all; default 5 msg/s each)")->capture_default_str()->check(CLI::Range(int64_t(2), int64_t(50000)));
+  app.add_option("--flood-kind", o.flood_kind, "flood: what flooders send: send, ping or wsping")->capture_default_str()->check(CLI::IsMember({"send", "ping", "wsping"}));
+  app.add_option("--flood-batch", o.flood_batch, "flood: frames a flooder queues each time its writes drained")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(100000)));
   CLI11_PARSE(app, argc, argv);
 
   ScenarioResult result;
@@ -69,6 +75,7 @@ int main(int argc, char** argv) {
       if (o.scenario == "idle") result = run_idle(ctx);
       else if (o.scenario == "direct") result = run_direct(ctx);
       else if (o.scenario == "group") result = run_group(ctx);
+      else if (o.scenario == "flood") result = run_flood(ctx);
       else result = run_churn(ctx);
       result.data["server_pid"] = ctx.server_pid;
     }

@@ -8,7 +8,7 @@
 namespace imbench {
 
 struct BenchOptions {
-  std::string scenario;                 // idle, direct, group or churn
+  std::string scenario;                 // idle, direct, group, churn, flood or floor
   std::string server = "127.0.0.1:8080";
   int64_t server_pid = 0;               // 0: the process listening on the server's port
   double duration_s = 60;               // hard bound on the measured phase of every scenario
@@ -40,6 +40,11 @@ struct BenchOptions {
   int64_t lanes = 50;                   // connections cycling in parallel
   int64_t messages_per_connection = 3;
   int64_t max_cycles = 1000000;         // bound on connections opened by churn
+  // flood
+  int64_t flooders = 100;               // connections sending as fast as their sockets take it
+  int64_t chatters = 100;               // connections chatting in pairs meanwhile (--rate over all)
+  std::string flood_kind = "send";      // send, ping or wsping
+  int64_t flood_batch = 64;             // frames a flooder queues each time its writes drained
 };
 
 }  // namespace imbench

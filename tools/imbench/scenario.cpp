@@ -111,7 +111,9 @@ nlohmann::json PhaseMeter::stop() {
   auto after = fetch_metrics(ctx_.target);
   nlohmann::json counters = nlohmann::json::object();
   for (const char* name : {"imserver_messages_accepted_total", "imserver_deliveries_total", "imserver_retransmits_total",
-                           "imserver_ack_timeouts_total", "imserver_frames_in_total", "imserver_frames_out_total"}) {
+                           "imserver_ack_timeouts_total", "imserver_frames_in_total", "imserver_frames_out_total",
+                           "imserver_frames_rate_limited_total", "imserver_sends_rate_limited_total",
+                           "imserver_reads_paused_total", "imserver_slow_client_closes_total"}) {
     if (after.count(name)) counters[name] = after[name] - metrics_[name];
   }
   out["server_counters"] = counters;

@@ -32,6 +32,8 @@ ScenarioResult run_idle(const RunContext& ctx);
 ScenarioResult run_direct(const RunContext& ctx);
 ScenarioResult run_group(const RunContext& ctx);
 ScenarioResult run_churn(const RunContext& ctx);
+// Flooders sending as fast as they can while others chat (scenario_flood.cpp).
+ScenarioResult run_flood(const RunContext& ctx);
 // Need no server: the CPU price of one loopback hop on this machine (scenario_floor.cpp), and
 // with --rate the latency and CPU of a paced direct run's transfers through a relay that does no
 // work (scenario_floor_paced.cpp). run_floor runs the second when --rate is set.

@@ -186,7 +186,10 @@ bool WsClient::consume(std::string_view input) {
         else end(peer_close_code_);
         return false;
       }
-      default:  // pong and anything unknown
+      case static_cast<uint8_t>(Opcode::pong):
+        ++pongs_;
+        break;
+      default:
         break;
     }
   }
@@ -245,6 +248,11 @@ void WsClient::handle(const json& frame) {
 void WsClient::send(std::string text) {
   if (closing_ || state_ == State::ended) return;
   queue_frame(Opcode::text, std::move(text));
+}
+
+void WsClient::send_ws_ping() {
+  if (closing_ || state_ == State::ended) return;
+  queue_frame(Opcode::ping, "p");
 }
 
 void WsClient::ack(uint64_t useq) {
@@ -326,6 +334,7 @@ void WsClient::on_write(error_code ec, std::size_t) {
     if (state_ != State::ready) return fail_auth("write: " + ec.message());
     return end(-1);
   }
+  if (queue_.empty() && on_drained_ && state_ == State::ready && !closing_) on_drained_();
   flush();
 }
 
@@ -378,6 +387,7 @@ void WsClient::end(int code) {
   if (!stop_io()) return;
   auto handler = std::move(on_close_);
   on_close_ = nullptr;
+  on_drained_ = nullptr;
   if (!in_frame_handler_) on_frame_ = nullptr;  // scenario callbacks may hold the client; break the cycle
   if (handler) handler(code);
 }

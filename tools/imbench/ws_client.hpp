@@ -43,6 +43,9 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
 
   void set_frame_handler(FrameHandler handler) { on_frame_ = std::move(handler); }
   void set_close_handler(CloseHandler handler) { on_close_ = std::move(handler); }
+  // Called whenever a write completed and nothing is queued behind it (the flood scenario
+  // refills its queue from here, writing as fast as the socket takes it).
+  void set_drained_handler(std::function<void()> handler) { on_drained_ = std::move(handler); }
 
   // Connects from `source` and authenticates with `auth_frame` (a serialized auth request);
   // `on_auth` runs exactly once. The whole exchange is bounded by `timeout`.
@@ -50,6 +53,8 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
              std::chrono::milliseconds timeout, AuthHandler on_auth);
   // Queues a text frame; it is written at the end of this turn. Ignored once closing.
   void send(std::string text);
+  // Queues a WebSocket ping control frame (its pong is counted in pongs(), like the app's).
+  void send_ws_ping();
   // Acknowledges every push up to `useq` (PROTOCOL.md section 6: ACKs are cumulative): one ACK
   // frame per write carries the newest useq seen, however many pushes arrived since the last.
   void ack(uint64_t useq);
@@ -97,6 +102,7 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
   AuthHandler on_auth_;
   FrameHandler on_frame_;
   CloseHandler on_close_;
+  std::function<void()> on_drained_;
   std::string upgrade_;     // the upgrade request, then the server's answer
   std::string partial_;     // bytes of a frame not yet complete (usually empty)
   std::string message_;     // a fragmented message being reassembled
