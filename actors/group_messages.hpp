@@ -26,13 +26,12 @@ using group_flush_atom = caf::atom_constant<caf::atom("grpflush")>;
 using group_idle_atom = caf::atom_constant<caf::atom("grpidle")>;
 
 // A member's message for the group. The group actor stores it, fans it out and writes the
-// sender's dedup record (and device record, for its next_cseq) in the same atomic write.
+// sender's dedup record in the same atomic write. It never writes the sender's device record:
+// the user actor is that record's only writer (user_group_send.cpp).
 struct GroupSendCommand {
   UserId from = 0;
   std::string cid;
   std::string body_json;
-  std::string device;
-  std::optional<DeviceRecord> device_record;
 };
 
 // The answer to every group request: an error, or what the request produced.

@@ -63,8 +63,6 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
   auto from = cmd.from;
   auto cid = std::move(cmd.cid);
   auto body = std::move(cmd.body_json);
-  auto device = std::move(cmd.device);
-  auto device_record = cmd.device_record;
   auto& opts = st.ctx->options;
   auto max_events = static_cast<uint64_t>(opts.inbox_max_events);
   auto dedup_expiry = now_ms() + opts.dedup_retention_s * 1000;
@@ -99,7 +97,6 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
         }
         appended->answer = DedupRecord{conv.str(), seq, ts};
         put_dedup(txn, *index, from, cid, appended->answer, dedup_expiry);
-        if (device_record) put_device(txn, from, device, *device_record);
       },
       [self, rp, members, appended, from, send_key](bool ok) mutable {
         auto& st = self->state;

@@ -36,6 +36,9 @@ using retry_tick_atom = caf::atom_constant<caf::atom("retrytick")>;
 using reorder_tick_atom = caf::atom_constant<caf::atom("reordtick")>;
 using idle_check_atom = caf::atom_constant<caf::atom("idlecheck")>;
 using cursor_flush_atom = caf::atom_constant<caf::atom("curflush")>;
+// (user_written_atom, bool ok, GroupContinuation) from the commit thread: a write the user actor
+// waits for landed (write_then, user_delivery.cpp).
+using user_written_atom = caf::atom_constant<caf::atom("uwritten")>;
 using logout_atom = caf::atom_constant<caf::atom("logout")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 // (live_push_atom, SharedText frame JSON) to a user actor: send this not-stored frame (presence,

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/directory.hpp"
+#include "actors/group_messages.hpp"
 #include "actors/inspect.hpp"
 #include "actors/user_state.hpp"
 #include "protocol/frames.hpp"
@@ -28,17 +29,26 @@ AttachReply attach(UserSelf* self, AttachRequest& req) {
   }
   bool was_online = !st.devices.empty();
   DeviceRecord record;
+  uint64_t next_cseq = 1;  // the cseq expected next: past the record's when sends are in flight
   uint64_t stored = 0;  // the device's cursor as the store has it (or will, once queued writes land)
   if (existing != st.devices.end()) {
     // Same device again: the new connection replaces the old one.
     self->send(existing->second.connection, kick_atom::value, std::string("replaced"));
     // Its unwritten cursor is written now; the new connection's entry starts clean.
     if (existing->second.cursor_dirty) persist_device(self, req.device);
-    record = DeviceRecord{true, existing->second.cursor, existing->second.next_cseq};
+    record = device_record(existing->second);
+    next_cseq = existing->second.next_cseq;
     stored = existing->second.cursor_stored;
     st.devices.erase(existing);
+  } else if (auto left = st.left_devices.find(req.device); left != st.left_devices.end()) {
+    // It left while this actor lived: the store may not have its last record yet.
+    record = left->second;
+    next_cseq = record.next_cseq;
+    stored = record.cursor;
+    st.left_devices.erase(left);
   } else {
     record = load_device(st.ctx->store, st.user, req.device);
+    next_cseq = record.next_cseq;
     stored = record.known ? record.cursor : 0;
   }
   // A device never seen before starts at the head: it reads history over HTTP.
@@ -57,13 +67,14 @@ AttachReply attach(UserSelf* self, AttachRequest& req) {
   dev.token_hash = req.token_hash;
   dev.cursor = cursor;
   dev.sent = cursor;
-  dev.next_cseq = record.next_cseq;
+  dev.next_cseq = next_cseq;
+  dev.record_cseq = record.next_cseq;
   dev.cursor_stored = stored;
   auto& added = st.devices.emplace(req.device, std::move(dev)).first->second;
   // `since` or a gap moved it: written like any other move (a new device is written below).
   if (record.known && added.cursor != stored) note_cursor_moved(self, req.device, added);
   reply.useq = st.head;
-  reply.next_cseq = record.next_cseq;
+  reply.next_cseq = next_cseq;
   st.ctx->directory.set_online_devices(st.user, st.devices.size());
   if (!was_online) announce_presence(self, true);  // the first device (user_presence.cpp)
   if (!record.known) persist_device(self, req.device);
@@ -79,6 +90,7 @@ void detach(UserSelf* self, const std::string& device, const caf::actor& connect
   auto it = st.devices.find(device);
   if (it == st.devices.end() || it->second.connection != connection) return;
   persist_device(self, device);
+  st.left_devices[device] = device_record(it->second);
   st.devices.erase(it);
   drop_acknowledged(st);
   st.ctx->directory.set_online_devices(st.user, st.devices.size());
@@ -146,13 +158,23 @@ caf::behavior user_actor(UserSelf* self, Context* ctx, UserId user) {
           if (dev.token_hash == token_hash) self->send(dev.connection, kick_atom::value, std::string("logout"));
       },
       [=](idle_check_atom, uint64_t generation) {
-        auto& st = self->state;
-        if (generation != st.idle_generation || !st.devices.empty() || !st.in_flight.empty()) return;
-        // Before the directory lets a successor start, whose own load then comes after this.
-        st.ctx->dedup_index.forget(st.user);
-        st.ctx->directory.remove_user(st.user, self->address());
-        self->quit();
+        auto idle = [self, generation] {
+          auto& st = self->state;
+          return generation == st.idle_generation && st.devices.empty() && st.in_flight.empty();
+        };
+        if (!idle()) return;
+        // A successor reads the device records from the store: it starts only once every record
+        // this actor queued has landed (writes land in order), so no device resumes from an older one.
+        write_then(self, [](Txn&) {}, [self, idle](bool) {
+          if (!idle()) return;
+          auto& st = self->state;
+          // Before the directory lets a successor start, whose own load then comes after this.
+          st.ctx->dedup_index.forget(st.user);
+          st.ctx->directory.remove_user(st.user, self->address());
+          self->quit();
+        });
       },
+      [=](user_written_atom, bool ok, const GroupContinuation& then) { (*then)(ok); },
       [=](inspect_atom) -> std::string { return user_snapshot(self); },
       [=](admin_kick_atom, const std::string& device) -> uint64_t { return admin_kick(self, device); },
       [=](shutdown_atom) {

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/cursor_flush_ticker.hpp"
+#include "actors/group_messages.hpp"
 #include "actors/user_state.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/frames.hpp"
@@ -134,13 +135,23 @@ void pump_all(UserSelf* self) {
   for (auto& [name, dev] : self->state.devices) pump(self, name);
 }
 
+DeviceRecord device_record(const DeviceState& dev) { return DeviceRecord{true, dev.cursor, dev.record_cseq}; }
+
+void write_then(UserSelf* self, Store::Build build, std::function<void(bool ok)> then) {
+  auto continuation = std::make_shared<std::function<void(bool)>>(std::move(then));
+  self->state.ctx->store.commit(std::move(build),
+                                [me = caf::actor_cast<caf::actor>(self), continuation](bool ok) {
+                                  caf::anon_send(me, user_written_atom::value, ok, GroupContinuation(continuation));
+                                });
+}
+
 void persist_device(UserSelf* self, const std::string& name) {
   auto& st = self->state;
   auto it = st.devices.find(name);
   if (it == st.devices.end()) return;
   it->second.cursor_dirty = false;
   it->second.cursor_stored = it->second.cursor;
-  DeviceRecord record{true, it->second.cursor, it->second.next_cseq};
+  auto record = device_record(it->second);
   auto user = st.user;
   st.ctx->store.commit([=](Txn& txn) { put_device(txn, user, name, record); }, nullptr);
 }
@@ -153,7 +164,7 @@ void flush_cursors(UserSelf* self) {
     if (!dev.cursor_dirty) continue;
     dev.cursor_dirty = false;
     dev.cursor_stored = dev.cursor;
-    dirty.emplace_back(name, DeviceRecord{true, dev.cursor, dev.next_cseq});
+    dirty.emplace_back(name, device_record(dev));
   }
   if (dirty.empty()) return;
   auto user = st.user;

@@ -31,7 +31,9 @@ void finish(UserSelf* self, const std::string& cid, const GroupReply& reply, Clo
   }
 }
 
-void ask_group(UserSelf* self, GroupId group, GroupSendCommand cmd, Clock::time_point started, int attempt) {
+// `device` and `cseq` are the sender's: a written send moves its device record (record_cseq_then).
+void ask_group(UserSelf* self, GroupId group, GroupSendCommand cmd, const std::string& device,
+               std::optional<uint64_t> cseq, Clock::time_point started, int attempt) {
   auto& st = self->state;
   auto target = st.ctx->directory.group(group);
   auto cid = cmd.cid;
@@ -43,11 +45,17 @@ void ask_group(UserSelf* self, GroupId group, GroupSendCommand cmd, Clock::time_
     return;
   }
   self->request(target, std::chrono::milliseconds(st.ctx->options.group_timeout_ms), group_send_atom::value, cmd)
-      .then([=](const GroupReply& reply) { finish(self, cid, reply, started); },
+      .then([=](const GroupReply& reply) {
+              if (reply.error || !cseq) {
+                finish(self, cid, reply, started);
+                return;
+              }
+              record_cseq_then(self, device, *cseq, [=] { finish(self, cid, reply, started); });
+            },
             [=](caf::error& err) {
               // The group actor may have passivated between lookup and request: look again.
               if (attempt == 0 && err == caf::sec::request_receiver_down) {
-                ask_group(self, group, cmd, started, 1);
+                ask_group(self, group, cmd, device, cseq, started, 1);
                 return;
               }
               spdlog::warn("user {}: group {} did not take cid {}: {}", self->state.user, group, cid,
@@ -69,12 +77,8 @@ void send_to_group(UserSelf* self, const std::string& device, SendCommand cmd, A
   group_cmd.from = st.user;
   group_cmd.cid = req.cid;
   group_cmd.body_json = std::move(req.body_json);
-  group_cmd.device = device;
-  // The device's next_cseq goes into the same write, as for one-to-one sends (when it moved).
-  if (auto it = st.devices.find(device); it != st.devices.end() && req.cseq)
-    group_cmd.device_record = DeviceRecord{true, it->second.cursor, it->second.next_cseq};
   st.in_flight[req.cid].push_back(std::move(waiter));
-  ask_group(self, req.to.id, std::move(group_cmd), Clock::now(), 0);
+  ask_group(self, req.to.id, std::move(group_cmd), device, req.cseq, Clock::now(), 0);
 }
 
 }  // namespace im

@@ -51,7 +51,17 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   }
   if (answer) {
     st.ctx->counters.dedup_hits++;
-    reply_ack(self, waiter, req.cid, *answer);
+    if (!req.cseq) {
+      reply_ack(self, waiter, req.cid, *answer);
+      return;
+    }
+    // A send written before a crash whose record write was lost: the record catches up first.
+    st.in_flight[req.cid].push_back(waiter);
+    record_cseq_then(self, device, *req.cseq, [self, cid = req.cid, answer = *answer] {
+      auto waiters = std::move(self->state.in_flight[cid]);
+      self->state.in_flight.erase(cid);
+      for (auto& w : waiters) reply_ack(self, w, cid, answer);
+    });
     return;
   }
 
@@ -87,12 +97,18 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   auto max_events = static_cast<uint64_t>(opts.inbox_max_events);
   auto dedup_expiry = now + opts.dedup_retention_s * 1000;
   auto* index = &st.ctx->dedup_index;
-  // A send with a cseq moved the device's next_cseq: it goes into the same write, so that after a
-  // crash the device resumes its numbering where the stored messages end. Without a cseq nothing
-  // changed, and the write stays one key smaller.
-  std::optional<DeviceRecord> device_record;
-  if (auto it = st.devices.find(device); it != st.devices.end() && req.cseq)
-    device_record = DeviceRecord{true, it->second.cursor, it->second.next_cseq};
+  // A send with a cseq moves the device's record past it: in the same write, so that after a crash
+  // the device resumes its numbering where the stored messages end. Without a cseq nothing
+  // changed, and the write stays one key smaller. This actor queues it like every other write of
+  // the record, so it lands in order with them.
+  std::optional<DeviceRecord> record;
+  if (auto it = st.devices.find(device); it != st.devices.end() && req.cseq) {
+    auto& dev = it->second;
+    dev.record_cseq = std::max(dev.record_cseq, *req.cseq + 1);
+    dev.cursor_dirty = false;
+    dev.cursor_stored = dev.cursor;
+    record = device_record(dev);
+  }
   // The conversation lists only need the entry to exist; it is written until a write has made it so.
   bool list_conv = st.listed_peers.count(peer) == 0;
   st.in_flight[cid].push_back(waiter);
@@ -113,7 +129,7 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
           txn.put(keys::user_conv(user, conv), "");
           txn.put(keys::user_conv(peer, conv), "");
         }
-        if (device_record) put_device(txn, user, device, *device_record);
+        if (record) put_device(txn, user, device, *record);
       },
       [self = caf::actor_cast<caf::actor>(self), outcome, ctx = st.ctx](bool ok) {
         outcome->ok = ok;
@@ -143,6 +159,28 @@ void flush_held(UserSelf* self, const std::string& device, DeviceState& dev) {
 }
 
 }  // namespace
+
+void record_cseq_then(UserSelf* self, const std::string& device, uint64_t cseq, std::function<void()> then) {
+  auto& st = self->state;
+  DeviceRecord record;
+  if (auto it = st.devices.find(device); it != st.devices.end()) {
+    auto& dev = it->second;
+    dev.record_cseq = std::max(dev.record_cseq, cseq + 1);
+    dev.cursor_dirty = false;
+    dev.cursor_stored = dev.cursor;
+    record = device_record(dev);
+  } else if (auto left = st.left_devices.find(device); left != st.left_devices.end()) {
+    left->second.next_cseq = std::max(left->second.next_cseq, cseq + 1);
+    record = left->second;
+  } else {
+    then();
+    return;
+  }
+  // Written even when the record is already past `cseq`: that value may still be queued, and
+  // `then` must not run before it is durable.
+  auto user = st.user;
+  write_then(self, [=](Txn& txn) { put_device(txn, user, device, record); }, [then](bool) { then(); });
+}
 
 void on_send(UserSelf* self, SendCommand cmd) {
   auto& st = self->state;

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -34,7 +35,13 @@ struct DeviceState {
   bool retry_timer_armed = false;
   uint64_t retry_generation = 0;
   bool closing = false;  // ACK timeout hit: no more pushes
-  uint64_t next_cseq = 1;
+  uint64_t next_cseq = 1;  // the cseq whose turn it is (reordering)
+  // The next_cseq the device record carries: one past the highest cseq of a send written, durable
+  // before that send's send_ack leaves, so a device resuming after a crash is never held back for
+  // a send it was told is stored. It does not count sends that were only accepted (held ones, one
+  // whose turn came but whose write is queued behind others); a lower send still at the group
+  // actor may be unwritten, and its resend with the same cid is then applied at once.
+  uint64_t record_cseq = 1;
   ReorderQueue reorder;
   bool cursor_dirty = false;  // cursor acknowledged but not yet written (flush_cursors)
   uint64_t cursor_stored = 0;  // the cursor as last read from or handed to the store (admin view)
@@ -69,6 +76,10 @@ struct UserState {
   // them: a caught-up user keeps next to nothing here (drop_acknowledged).
   std::deque<std::pair<uint64_t, SharedText>> recent;
   std::map<std::string, DeviceState> devices;          // connected devices only
+  // The device records (keys::device) of devices that left while this actor lived, as last handed
+  // to the store. This actor is the only writer of its devices' records, so these are ahead of the
+  // store (whose write may not have landed yet) and a device that comes back resumes from them.
+  std::unordered_map<std::string, DeviceRecord> left_devices;
   // Peers whose direct conversation is known to be in both users' lists (keys::user_conv): a send
   // to them writes no list entry. Forgotten on passivation, so the first send after it writes again.
   std::unordered_set<UserId> listed_peers;
@@ -102,7 +113,14 @@ void pump(UserSelf* self, const std::string& device);
 void pump_all(UserSelf* self);
 void on_ack(UserSelf* self, const std::string& device, uint64_t useq);
 void on_retry_tick(UserSelf* self, const std::string& device, uint64_t generation);
+// The record (keys::device) of a connected device as this actor would write it now.
+DeviceRecord device_record(const DeviceState& dev);
+// Writes a connected device's record at once. This actor is the only writer of its devices'
+// records (persist_device, flush_cursors, a one-to-one send's own write, the write after a group
+// send): writes land in the order they are queued, so the stored cursor and next_cseq never move back.
 void persist_device(UserSelf* self, const std::string& device);
+// Queues `build` and runs `then(ok)` in this actor once it was written (user_written_atom).
+void write_then(UserSelf* self, Store::Build build, std::function<void(bool ok)> then);
 // Writes every cursor acknowledged since the last write, in one commit (cursor_flush_atom, from the
 // CursorFlushTicker).
 void flush_cursors(UserSelf* self);
@@ -111,6 +129,10 @@ void flush_cursors(UserSelf* self);
 void on_send(UserSelf* self, SendCommand cmd);
 void on_reorder_tick(UserSelf* self, const std::string& device, uint64_t generation);
 void on_committed(UserSelf* self, const CommitOutcomePtr& outcome);
+// The send with `cseq` from `device` is written (by the group actor, or before a crash): moves the
+// device's record past it and runs `then` (its send_ack) once that record is durable, so that no
+// device resumes with a next_cseq at or below a send it was told is stored.
+void record_cseq_then(UserSelf* self, const std::string& device, uint64_t cseq, std::function<void()> then);
 // A send to a group whose cseq turn has come and whose cid is new (user_group_send.cpp): the
 // group actor writes it; `waiter` and later resends of the cid wait in in_flight meanwhile.
 void send_to_group(UserSelf* self, const std::string& device, SendCommand cmd, AckWaiter waiter);
