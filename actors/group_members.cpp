@@ -46,7 +46,7 @@ void write_membership(GroupSelf* self, caf::response_promise rp, GroupRecord rec
       [self, rp, record, write](bool ok) mutable {
         auto& st = self->state;
         if (!ok) {
-          spdlog::error("group {}: store write failed for a membership change", st.gid);
+          spdlog::debug("group {}: store write failed for a membership change", st.gid);
           load_group_state(self);
           rp.deliver(group_error(Error::internal, "could not store the change"));
           return;

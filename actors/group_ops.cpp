@@ -136,7 +136,7 @@ void create_group(Context& context, UserId owner, std::string name, std::vector<
       },
       [ctx, written, done](bool ok) {
         if (!ok) {
-          spdlog::error("store write failed creating a group of user {}", written->record.owner);
+          spdlog::debug("store write failed creating a group of user {}", written->record.owner);
           done(GroupOutcome{Error::internal, "could not store the group", std::nullopt});
           return;
         }

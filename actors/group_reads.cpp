@@ -109,7 +109,7 @@ caf::response_promise on_group_read(GroupSelf* self, UserId reader, uint64_t seq
       [self, rp, written, reader](bool ok) mutable {
         auto& st = self->state;
         if (!ok) {
-          spdlog::error("group {}: store write failed for a read of user {}", st.gid, reader);
+          spdlog::debug("group {}: store write failed for a read of user {}", st.gid, reader);
           load_group_state(self);
           rp.deliver(group_error(Error::internal, "could not store the read cursor"));
           return;

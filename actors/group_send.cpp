@@ -104,7 +104,7 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
         st.sends_in_flight.erase(send_key);
         waiting.push_back(rp);
         if (!ok) {
-          spdlog::error("group {}: store write failed for a message of user {}", st.gid, from);
+          spdlog::debug("group {}: store write failed for a message of user {}", st.gid, from);
           load_group_state(self);
           for (auto& w : waiting) w.deliver(group_error(Error::internal, "could not store the message"));
           return;

@@ -52,7 +52,7 @@ std::function<void(bool, const std::vector<uint64_t>&)> report_failure(UserSelf*
   auto user = self->state.user;
   return [connection, rid, what, user](bool ok, const std::vector<uint64_t>&) {
     if (ok) return;
-    spdlog::error("user {}: store write failed: {}", user, what);
+    spdlog::debug("user {}: store write failed: {}", user, what);
     if (connection)
       caf::anon_send(connection, frame_atom::value,
                      SharedText(std::make_shared<const std::string>(

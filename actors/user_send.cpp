@@ -235,7 +235,7 @@ void on_committed(UserSelf* self, const CommitOutcomePtr& outcome) {
   auto waiters = std::move(st.in_flight[outcome->cid]);
   st.in_flight.erase(outcome->cid);
   if (!outcome->ok) {
-    spdlog::error("user {}: store write failed for cid {}", st.user, outcome->cid);
+    spdlog::debug("user {}: store write failed for cid {}", st.user, outcome->cid);
     for (auto& w : waiters)
       send_to_device(self, w.device,
                      frames::error(Error::internal, "could not store the message", w.rid, outcome->cid));

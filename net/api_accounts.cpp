@@ -147,7 +147,12 @@ bool route_accounts(RouteContext& ctx) {
   const auto& p = ctx.path;
   auto method = ctx.req.method();
   if (p.size() == 1 && p[0] == "healthz" && method == http::verb::get) {
-    ctx.reply(json_response(ctx.req, http::status::ok, json{{"status", "ok"}}));
+    // A store that refused a write refuses every later one: a load balancer should stop sending
+    // clients here (store.hpp, write_errors).
+    if (ctx.state->store.write_errors() > 0)
+      ctx.reply(json_response(ctx.req, http::status::service_unavailable, json{{"status", "store_failed"}}));
+    else
+      ctx.reply(json_response(ctx.req, http::status::ok, json{{"status", "ok"}}));
     return true;
   }
   if (p.size() < 2 || p[0] != "api") return false;

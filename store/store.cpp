@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -211,6 +212,8 @@ class LevelStore final : public Store {
     return size;
   }
 
+  uint64_t write_errors() const override { return write_errors_.load(std::memory_order_relaxed); }
+
   void set_write_observer(WriteObserver observer) override {
     std::lock_guard<std::mutex> lock(write_mutex_);
     write_observer_ = std::move(observer);
@@ -358,13 +361,20 @@ class LevelStore final : public Store {
         ok = true;  // nothing to write: commits made only for their done callbacks
       } else {
         auto started = std::chrono::steady_clock::now();
+        leveldb::Status status;
         if (has_front) {
           front.Append(batch);
-          ok = db_->Write(options, &front).ok();
+          status = db_->Write(options, &front);
         } else {
-          ok = db_->Write(options, &batch).ok();
+          status = db_->Write(options, &batch);
         }
+        ok = status.ok();
         observe_write(started);
+        if (!ok && write_errors_.fetch_add(1) == 0)
+          spdlog::error("store: a write failed ({}); later writes are likely to fail too: /healthz answers 503 "
+                        "and the server must be restarted (each further failure is only counted in "
+                        "imserver_store_write_errors_total)",
+                        status.ToString());
       }
       if (ok) publish(pending);
     }
@@ -392,6 +402,7 @@ class LevelStore final : public Store {
   bool stopping_ = false;  // flush() asked the committer to finish the queue and exit
   bool stopped_ = false;   // the committer exited: commit() writes inline
   std::thread committer_;
+  std::atomic<uint64_t> write_errors_{0};
 };
 
 uint64_t BatchTxn::next(const std::string& key) {

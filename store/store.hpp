@@ -106,6 +106,12 @@ class Store {
   using WriteObserver = std::function<void(std::chrono::microseconds elapsed)>;
   virtual void set_write_observer(WriteObserver observer) = 0;
 
+  // How many writes (commits or group-commit batches) LevelDB refused. After the first, LevelDB
+  // usually refuses every later write as well (an I/O error on its log leaves the log in an
+  // unknown state), so the server stays unhealthy until it is restarted: every write's done gets
+  // ok = false, the first failure is logged once as an error, and /healthz answers 503.
+  virtual uint64_t write_errors() const { return 0; }
+
   // Writes buffered data and stops the commit thread. Called once, at shutdown.
   virtual void flush() = 0;
 };

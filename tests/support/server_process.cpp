@@ -24,7 +24,8 @@ uint16_t free_port() {
   return acceptor.local_endpoint().port();
 }
 
-ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::string> args, long open_files_limit) {
+ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::string> args, long open_files_limit,
+                             long file_size_limit) {
   endpoint.port = free_port();
   log_path_ = data_dir + "/server.log";
   std::vector<std::string> argv_strings = {imserver_binary(), "--port", std::to_string(endpoint.port),
@@ -43,6 +44,15 @@ ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::strin
       getrlimit(RLIMIT_NOFILE, &limit);
       limit.rlim_cur = static_cast<rlim_t>(open_files_limit);
       if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+    }
+    if (file_size_limit > 0) {
+      // A write past the limit fails with EFBIG instead of killing the process (SIGXFSZ stays
+      // ignored across exec).
+      signal(SIGXFSZ, SIG_IGN);
+      rlimit limit{};
+      getrlimit(RLIMIT_FSIZE, &limit);
+      limit.rlim_cur = static_cast<rlim_t>(file_size_limit);
+      if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(126);
     }
     std::vector<char*> argv;
     for (auto& s : argv_strings) argv.push_back(s.data());

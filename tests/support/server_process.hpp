@@ -14,8 +14,11 @@ class ServerProcess {
  public:
   // Starts `imserver --port P --bind 127.0.0.1 --data-dir DIR <args...>` on a free port and
   // waits (up to 10 s) until GET /healthz answers 200. Throws if it exits or never gets ready.
-  // A positive `open_files_limit` lowers the child's soft RLIMIT_NOFILE to it before exec.
-  ServerProcess(const std::string& data_dir, std::vector<std::string> args, long open_files_limit = 0);
+  // A positive `open_files_limit` lowers the child's soft RLIMIT_NOFILE to it before exec; a
+  // positive `file_size_limit` sets its soft RLIMIT_FSIZE (bytes), so that writing any file past
+  // it fails with EFBIG (a full disk, for one file at a time).
+  ServerProcess(const std::string& data_dir, std::vector<std::string> args, long open_files_limit = 0,
+                long file_size_limit = 0);
   ~ServerProcess();  // SIGKILL if still running
 
   imclient::Endpoint endpoint;
