@@ -13,6 +13,7 @@
 #include "store/inbox.hpp"
 #include "store/keys.hpp"
 #include "store/retention.hpp"
+#include "store/social.hpp"
 #include "store/store.hpp"
 #include "support/inbox_reader.hpp"
 #include "support/server_process.hpp"
@@ -71,22 +72,31 @@ std::vector<uint64_t> inbox_useqs(const im::Store& store, im::UserId user) {
 
 }  // namespace
 
-TEST_CASE("start-up deletes files/*.tmp left by an interrupted upload, and nothing else") {
+TEST_CASE("start-up deletes files/*.tmp and files never recorded in the store, and nothing else") {
   imtest::TempDir dir;
   auto files = fs::path(dir.path()) / "files";
   fs::create_directories(files);
-  write_file(files / "0123456789abcdef0123456789abcdef.tmp", "partial");
+  const std::string recorded = "0123456789abcdef0123456789abcdef", unrecorded = "fedcba9876543210fedcba9876543210";
+  {
+    auto store = open_store(dir.path());
+    REQUIRE(store->commit_and_wait(
+        [&](im::Txn& txn) { im::put_file_record(txn, recorded, im::FileRecord{"text/plain", 13}); }));
+  }
+  write_file(files / (recorded + ".tmp"), "partial");
   write_file(files / "x.tmp", "partial");
-  write_file(files / "0123456789abcdef0123456789abcdef", "a stored file");
+  write_file(files / recorded, "a stored file");
+  write_file(files / unrecorded, "renamed, then the crash came before its record");
   write_file(files / "notes.txt", "not ours");
   fs::create_directories(files / "dir.tmp");  // not a regular file: left alone
   imtest::ServerProcess server(dir.path(), {"--password-hash-cost", "min", "--sweep-interval-s", "0"});
-  CHECK_FALSE(fs::exists(files / "0123456789abcdef0123456789abcdef.tmp"));
+  CHECK_FALSE(fs::exists(files / (recorded + ".tmp")));
   CHECK_FALSE(fs::exists(files / "x.tmp"));
-  CHECK(fs::exists(files / "0123456789abcdef0123456789abcdef"));
+  CHECK(fs::exists(files / recorded));
+  CHECK_FALSE(fs::exists(files / unrecorded));
   CHECK(fs::exists(files / "notes.txt"));
   CHECK(fs::exists(files / "dir.tmp"));
   CHECK(server.log().find("removed 2 unfinished upload(s)") != std::string::npos);
+  CHECK(server.log().find("removed 1 upload(s) never recorded") != std::string::npos);
   CHECK(server.stop(SIGTERM) == 0);
 }
 

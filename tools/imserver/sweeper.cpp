@@ -9,6 +9,7 @@
 
 #include "actors/context.hpp"
 #include "store/accounts.hpp"
+#include "store/keys.hpp"
 #include "store/retention.hpp"
 #include "store/store.hpp"
 
@@ -16,22 +17,41 @@ namespace im {
 
 namespace fs = std::filesystem;
 
-size_t remove_upload_leftovers(const std::string& data_dir) {
+namespace {
+
+// The name of an uploaded file: 32 lower-case hex digits (net/api_files.cpp).
+bool is_file_id(const std::string& name) {
+  if (name.size() != 32) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+size_t remove_upload_leftovers(const std::string& data_dir, const Store& store) {
   auto dir = fs::path(data_dir) / "files";
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return 0;
-  size_t removed = 0;
+  size_t unfinished = 0, unrecorded = 0;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const auto& path = it->path();
     std::error_code type_ec;
-    if (path.extension() != ".tmp" || !it->is_regular_file(type_ec)) continue;
+    if (!it->is_regular_file(type_ec)) continue;
+    bool is_tmp = path.extension() == ".tmp";
+    if (!is_tmp) {
+      auto name = path.filename().string();
+      if (!is_file_id(name)) continue;  // not ours
+      // Renamed into place, but the crash came before its record was written: nobody has its url.
+      std::string ignored;
+      if (store.lookup(keys::file(name), &ignored) != Lookup::missing) continue;  // recorded, or unreadable
+    }
     std::error_code remove_ec;
-    if (fs::remove(path, remove_ec)) ++removed;
+    if (fs::remove(path, remove_ec)) ++(is_tmp ? unfinished : unrecorded);
     else if (remove_ec) spdlog::warn("cannot remove the upload leftover {}: {}", path.string(), remove_ec.message());
   }
   if (ec) spdlog::warn("cannot list {}: {}", dir.string(), ec.message());
-  if (removed > 0) spdlog::info("removed {} unfinished upload(s) (*.tmp) from {}", removed, dir.string());
-  return removed;
+  if (unfinished > 0) spdlog::info("removed {} unfinished upload(s) (*.tmp) from {}", unfinished, dir.string());
+  if (unrecorded > 0) spdlog::info("removed {} upload(s) never recorded in the store from {}", unrecorded, dir.string());
+  return unfinished + unrecorded;
 }
 
 Sweeper::Sweeper(const ServerOptions& options, Store& store, Counters& counters)

@@ -18,10 +18,12 @@ namespace im {
 class Store;
 struct Counters;
 
-// Deletes the `<data_dir>/files/*.tmp` that an upload interrupted by a crash left behind (an
-// upload writes `<id>.tmp` and renames it). Call before serving, when no upload can be running.
-// Returns how many it deleted; touches nothing else.
-size_t remove_upload_leftovers(const std::string& data_dir);
+// Deletes what an upload interrupted by a crash left in `<data_dir>/files` (an upload writes
+// `<id>.tmp`, renames it to `<id>`, then records keys::file(id)): every `*.tmp`, and every `<id>`
+// (32 hex digits) the store has no record of, which no url can reach. A record that cannot be read
+// keeps its file. Call before serving, when no upload can be running. Returns how many it
+// deleted; touches nothing else.
+size_t remove_upload_leftovers(const std::string& data_dir, const Store& store);
 
 class Sweeper {
  public:
