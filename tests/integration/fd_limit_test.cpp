@@ -156,7 +156,7 @@ TEST_CASE("out of file descriptors: existing connections are served, no spinning
   // Existing connections keep being served: a WebSocket ping gets its pong, a keep-alive HTTP
   // connection gets another answer.
   ws->send({{"type", "ping"}});
-  CHECK(ws->expect("pong")["type"] == "pong");
+  ws->expect("pong");  // throws (and fails the test) if no pong comes
   open.front()->send_healthz();
   CHECK(open.front()->answered(2000ms));
 
@@ -177,5 +177,5 @@ TEST_CASE("out of file descriptors: existing connections are served, no spinning
   CHECK(waiting_again->answered(5000ms));
   CHECK(count_of(server.log(), kExhaustedLog) == 2);
   ws->send({{"type", "ping"}});
-  CHECK(ws->expect("pong")["type"] == "pong");
+  ws->expect("pong");  // throws (and fails the test) if no pong comes
 }
