@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <cstdlib>
 #include <map>
 #include <numeric>
 #include <random>
@@ -13,6 +14,7 @@
 
 #include "integration/ops_support.hpp"
 #include "support/inbox_reader.hpp"
+#include "support/raw_ws.hpp"
 #include "support/server_process.hpp"
 #include "support/test_server.hpp"
 
@@ -59,11 +61,36 @@ std::vector<int> delivered_numbers(const imclient::Endpoint& ep, const std::stri
   return out;
 }
 
+// The random seed of a test: IMTEST_SEED when set (to replay a failed run), else a fresh one. It
+// is printed either way, so that a failure can be replayed.
+uint32_t test_seed() {
+  uint32_t seed = std::random_device{}();
+  if (const char* given = std::getenv("IMTEST_SEED")) seed = static_cast<uint32_t>(std::stoul(given));
+  MESSAGE("seed " << seed << " (replay with IMTEST_SEED=" << seed << ")");
+  return seed;
+}
+
+// Half of `frame` as its transport puts it on the wire: the connection is cut inside the frame (for
+// raw TCP possibly inside its 4-byte length prefix), never between frames.
+std::string part_of_wire_frame(imclient::Transport transport, const json& frame, std::mt19937& rng) {
+  auto text = frame.dump();
+  std::string wire;
+  if (transport == imclient::Transport::websocket) {
+    wire = rawws::masked_frame(rawws::kText, text);
+  } else {
+    auto n = static_cast<uint32_t>(text.size());
+    wire = {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n)};
+    wire += text;
+  }
+  auto cut = std::uniform_int_distribution<size_t>(1, wire.size() - 1)(rng);
+  return wire.substr(0, cut);
+}
+
 }  // namespace
 
 TEST_CASE("crash: every acknowledged message survives kill -9 exactly once, in order") {
   imtest::TempDir dir;
-  std::mt19937 rng(std::random_device{}());
+  std::mt19937 rng(test_seed());
   std::vector<std::string> args = {"--password-hash-cost", "min", "--log-level", "warn", "--rate-sends-per-s", "0",
                                    "--rate-frames-per-s", "0"};
   imclient::Account alice, bob;
@@ -84,19 +111,20 @@ TEST_CASE("crash: every acknowledged message survives kill -9 exactly once, in o
     std::vector<int> to_send = pending;
     for (int i = 0; i < 400; ++i) to_send.push_back(next_n++);
     pending = to_send;
-    auto kill_after = std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 200)(rng));
-    std::thread killer([&] {
-      std::this_thread::sleep_for(kill_after);  // the random moment of the crash
-      kill(server.pid(), SIGKILL);
-    });
+    // The crash comes after a random number of send_acks, so it always lands while sends are
+    // still unanswered, however fast the machine.
+    auto kill_at = std::uniform_int_distribution<size_t>(1, to_send.size() - 1)(rng);
+    CAPTURE(kill_at);
     for (int n : to_send) conn->send(numbered(bob.user, n));
+    size_t acks = 0;
     while (auto f = conn->next(2s)) {
       if ((*f)["type"] != "send_ack") continue;
       int n = std::stoi((*f)["cid"].get<std::string>().substr(1));
       acked.insert(n);
       pending.erase(std::remove(pending.begin(), pending.end(), n), pending.end());
+      if (++acks == kill_at) kill(server.pid(), SIGKILL);
     }
-    killer.join();
+    CHECK(acks < to_send.size());  // the kill cut the round short
     server.stop(SIGKILL);
   }
   // A last clean round delivers everything still pending.
@@ -122,14 +150,15 @@ TEST_CASE("chaos: connections cut at random points, resends with the same cid, e
     o.rate_frames_per_s = 0;
   });
   auto alice = server.account("alice"), bob = server.account("bob");
-  std::mt19937 rng(12345);
+  std::mt19937 rng(test_seed());
   auto chance = [&](int percent) { return std::uniform_int_distribution<int>(0, 99)(rng) < percent; };
   const int total = 300;
   std::set<int> acked;
   std::vector<int> unacked;
+  auto sender_transport = imclient::Transport::websocket;
   auto open_sender = [&] {
-    auto transport = chance(50) ? imclient::Transport::raw_tcp : imclient::Transport::websocket;
-    return imclient::connect_authed(server.endpoint, alice.token, "alice-phone", nullptr, transport);
+    sender_transport = chance(50) ? imclient::Transport::raw_tcp : imclient::Transport::websocket;
+    return imclient::connect_authed(server.endpoint, alice.token, "alice-phone", nullptr, sender_transport);
   };
   // Bob's two devices read with their own cursors and are cut at random too.
   struct Reader {
@@ -163,9 +192,8 @@ TEST_CASE("chaos: connections cut at random points, resends with the same cid, e
     int cut = std::uniform_int_distribution<int>(0, 3)(rng);
     for (size_t i = 0; i < batch.size(); ++i) {
       if (cut == 0 && i == batch.size() / 2) {
-        // Mid-frame: half of the next frame, then drop the socket.
-        auto frame = numbered(bob.user, batch[i]).dump();
-        sender->send_bytes_raw(frame.substr(0, frame.size() / 2));
+        // Mid-frame: part of the next frame as it goes on the wire, then drop the socket.
+        sender->send_wire_raw(part_of_wire_frame(sender_transport, numbered(bob.user, batch[i]), rng));
         break;
       }
       sender->send(numbered(bob.user, batch[i]));

@@ -255,6 +255,10 @@ void Connection::send_bytes_raw(const std::string& bytes) {
   impl_->send({Outgoing::Kind::unframed, bytes});
 }
 
+void Connection::send_wire_raw(const std::string& bytes) {
+  impl_->send({Outgoing::Kind::wire, bytes});
+}
+
 void Connection::send_ws_ping() {
   if (impl_->transport == Transport::websocket) impl_->send({Outgoing::Kind::ping, {}});
 }

@@ -54,6 +54,9 @@ class Connection {
   void send_text_raw(const std::string& bytes);
   // WebSocket: a binary frame of these bytes. Raw TCP: exactly these bytes, no prefix.
   void send_bytes_raw(const std::string& bytes);
+  // Exactly these bytes on the socket, outside any framing: a test's half of a WebSocket frame
+  // (which must be masked) or of a raw TCP length prefix. Only abort() makes sense after it.
+  void send_wire_raw(const std::string& bytes);
   // WebSocket: a ping control frame (the pong control frame that answers it is not queued).
   // Raw TCP: nothing.
   void send_ws_ping();

@@ -18,10 +18,11 @@ namespace imclient::detail {
 //   text      text frame           4-byte big-endian length + bytes
 //   binary    binary frame         4-byte big-endian length + bytes
 //   unframed  binary frame         the bytes alone
+//   wire      the bytes alone      the bytes alone (under the WebSocket framing: half a frame)
 //   ping      ping control frame   nothing
 //   close     close frame 1000     TCP shutdown of the sending side
 struct Outgoing {
-  enum class Kind { text, binary, unframed, ping, close };
+  enum class Kind { text, binary, unframed, wire, ping, close };
   Kind kind = Kind::text;
   std::string bytes;
 };

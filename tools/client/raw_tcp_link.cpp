@@ -59,6 +59,7 @@ class RawTcpLink final : public Link {
         return;
       }
       case Outgoing::Kind::unframed:
+      case Outgoing::Kind::wire:
         net::async_write(stream_, net::buffer(out.bytes), std::move(done));
         return;
       case Outgoing::Kind::ping:  // no control frames on raw TCP

@@ -74,6 +74,9 @@ class WebSocketLink final : public Link {
         ws_.binary(true);
         ws_.async_write(net::buffer(out.bytes), std::move(done));
         return;
+      case Outgoing::Kind::wire:  // past the WebSocket layer, straight to the socket (or TLS)
+        net::async_write(ws_.next_layer(), net::buffer(out.bytes), std::move(done));
+        return;
       case Outgoing::Kind::ping:
         ws_.async_ping({}, std::move(done));
         return;
