@@ -74,6 +74,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
       }
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
+      if (auto bytes = state_->options.socket_send_buffer_bytes; bytes > 0)
+        socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(std::min<int64_t>(bytes, INT32_MAX))),
+                          ignored);
       start_detect(state_, std::move(socket));
     }
     do_accept();

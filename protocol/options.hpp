@@ -90,6 +90,9 @@ struct ServerOptions {
   // frames handled, then the connection waits behind the thread's other work (fair turns).
   int64_t read_turn_bytes = 64 * 1024;
   int64_t read_turn_frames = 64;
+  // SO_SNDBUF of every accepted connection, in bytes (the kernel doubles it); 0 leaves the kernel's
+  // autotuning (up to net.ipv4.tcp_wmem's maximum). Bounds the kernel memory one slow client holds.
+  int64_t socket_send_buffer_bytes = 0;
   // A closing WebSocket or raw TCP connection waits this long for its last writes (a client that
   // stopped reading) and, on a WebSocket, for the client's close frame; then it drops the TCP
   // connection.

@@ -72,9 +72,10 @@ class RawTcp : public rawsock::RawSocket {
   size_t pos_ = 0;  // where the unread frames start in buf_
 };
 
-// More pong bytes (about 10 MB) than the socket buffers on the way hold: the kernel grows a send
-// buffer to 4 MiB at most here (net.ipv4.tcp_wmem), and the client's small receive buffer keeps
-// its TCP window small. So the server's writes cannot all complete until the client reads.
+// More pong bytes (about 10 MB) than the socket buffers on the way hold, whatever the kernel's
+// net.ipv4.tcp_wmem: the flood server sets its send buffer (--socket-send-buffer-bytes 64 KiB) and
+// the client's small receive buffer keeps its TCP window small. So the server's writes cannot all
+// complete until the client reads.
 constexpr int kFloodPings = 100000;
 
 // The rid of ping `i`: its index, padded to the longest rid (64 bytes) to make every pong large.
@@ -98,6 +99,7 @@ void send_flood(RawTcp& tcp) {
 std::function<void(im::ServerOptions&)> flood_server(int64_t queue_frames, int64_t close_timeout_ms = 0) {
   return [=](im::ServerOptions& o) {
     o.rate_frames_per_s = 0;
+    o.socket_send_buffer_bytes = 64 * 1024;
     o.send_queue_frames = queue_frames;
     if (close_timeout_ms > 0) o.close_timeout_ms = close_timeout_ms;
   };

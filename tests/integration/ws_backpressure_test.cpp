@@ -13,11 +13,13 @@ using namespace rawws;
 
 namespace {
 
-// More pong bytes (10 MB) than the socket buffers on the way hold: the kernel grows a send buffer
-// to 4 MiB at most here (net.ipv4.tcp_wmem), and the client's small receive buffer keeps its TCP
-// window small. So a client that does not read makes the server's writes block.
+// More pong bytes (10 MB) than the socket buffers on the way hold, whatever the kernel's
+// net.ipv4.tcp_wmem: the server's send buffer is set (kServerSendBuffer) and the client's small
+// receive buffer keeps its TCP window small. So a client that does not read makes the server's
+// writes block.
 constexpr int kFloodPings = 80000;
 constexpr size_t kPingBytes = 125;  // the largest control frame payload
+constexpr int64_t kServerSendBuffer = 64 * 1024;  // --socket-send-buffer-bytes
 
 // Ping `i` of the flood: its index, padded to kPingBytes.
 std::string flood_payload(int i) {
@@ -40,6 +42,7 @@ TEST_CASE("a client that reads slower than it is sent to gets every frame whole 
   // Nothing is dropped while the queue has room: the writes that block wait for the socket.
   imtest::TestServer server([](im::ServerOptions& o) {
     o.rate_frames_per_s = 0;
+    o.socket_send_buffer_bytes = kServerSendBuffer;
     o.send_queue_frames = 2 * kFloodPings;
   });
   auto account = server.account();
@@ -68,6 +71,7 @@ TEST_CASE("a client that reads slower than it is sent to gets every frame whole 
 TEST_CASE("a client that stops reading is closed with 1008 once its queue is full, after what it was sent") {
   imtest::TestServer server([](im::ServerOptions& o) {
     o.rate_frames_per_s = 0;
+    o.socket_send_buffer_bytes = kServerSendBuffer;
     o.send_queue_frames = 256;
     // The close frame waits behind megabytes this client reads only after its flood: on a busy
     // machine that could take longer than the default 5 s the server allows before it drops the

@@ -86,6 +86,8 @@ std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
        "bytes of those frames before the server stops reading the socket", 1},
       {"read-turn-bytes", &o.read_turn_bytes, "bytes one connection may read per turn on its I/O thread", 1024},
       {"read-turn-frames", &o.read_turn_frames, "frames one connection may hand on per turn on its I/O thread", 1},
+      {"socket-send-buffer-bytes", &o.socket_send_buffer_bytes,
+       "SO_SNDBUF of client connections (0: the kernel's autotuning)", 0},
       {"close-timeout-ms", &o.close_timeout_ms,
        "how long a closing WebSocket or raw TCP connection waits for its last writes (and the client's close)", 1,
        "ws-close-timeout-ms"},
