@@ -39,7 +39,7 @@ uint16_t App::start() {
   if (!parts_->store) throw std::runtime_error("cannot open the store in " + options_.data_dir + ": " + error);
   parts_->accounts = std::make_unique<Accounts>(*parts_->store, options_.password_hash_cost, options_.token_ttl_s);
   parts_->runtime = std::make_unique<Runtime>(options_, *parts_->store, *parts_->accounts);
-  remove_upload_leftovers(options_.data_dir);  // before serving: no upload is running yet
+  remove_upload_leftovers(options_.data_dir, *parts_->store);  // before serving: no upload is running yet
   parts_->server = std::make_unique<Server>(options_, *parts_->runtime, *parts_->accounts, *parts_->store);
   auto port = parts_->server->start();
   parts_->sweeper = std::make_unique<Sweeper>(options_, *parts_->store, parts_->runtime->counters());
