@@ -256,7 +256,8 @@ void handle_authenticated(Self* self, RequestType type, const nlohmann::json& fr
     case RequestType::read:
     case RequestType::typing:
     case RequestType::recall:
-      // Forwarded whole: the user actor validates them.
+      // Forwarded whole: the user actor validates them. The dump recurses once per level;
+      // decode_frame() let no frame deeper than max_nesting through.
       self->send(st.user_actor, inbound_atom::value, st.device,
                  std::make_shared<const std::string>(frame.dump()));
       return;

@@ -12,9 +12,9 @@ using json = nlohmann::json;
 
 // Reads {username, password} from the body; answers 400 itself and returns false when it can't.
 bool read_credentials(RouteContext& ctx, std::string& username, std::string& password) {
-  auto body = json::parse(ctx.req.body(), nullptr, false);
-  if (!is_valid_utf8(ctx.req.body()) || body.is_discarded() || !body.is_object()) {
-    ctx.reply(error_response(ctx.req, Error::bad_request, "body must be a JSON object"));
+  auto body = parse_json_object(ctx.req.body(), static_cast<size_t>(ctx.state->options.max_nesting));
+  if (body.is_discarded()) {
+    ctx.reply(error_response(ctx.req, Error::bad_request, kBodyMustBeObject));
     return false;
   }
   auto u = body.find("username"), p = body.find("password");

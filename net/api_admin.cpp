@@ -79,9 +79,9 @@ std::vector<json> parse_all(const std::vector<std::string>& texts) {
 // The request body as an object; an empty body is {}. Answers 400 and returns nullopt otherwise.
 std::optional<json> body_object(RouteContext& ctx) {
   if (ctx.req.body().empty()) return json::object();
-  auto body = json::parse(ctx.req.body(), nullptr, false);
-  if (!is_valid_utf8(ctx.req.body()) || body.is_discarded() || !body.is_object()) {
-    ctx.reply(error_response(ctx.req, Error::bad_request, "body must be a JSON object"));
+  auto body = parse_json_object(ctx.req.body(), static_cast<size_t>(ctx.state->options.max_nesting));
+  if (body.is_discarded()) {
+    ctx.reply(error_response(ctx.req, Error::bad_request, kBodyMustBeObject));
     return std::nullopt;
   }
   return body;

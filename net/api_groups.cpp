@@ -36,9 +36,9 @@ std::optional<TokenInfo> require_user(RouteContext& ctx) {
 
 // The body as a JSON object, or nullopt after answering 400.
 std::optional<json> body_object(RouteContext& ctx) {
-  auto body = json::parse(ctx.req.body(), nullptr, false);
-  if (!is_valid_utf8(ctx.req.body()) || body.is_discarded() || !body.is_object()) {
-    ctx.reply(error_response(ctx.req, Error::bad_request, "body must be a JSON object"));
+  auto body = parse_json_object(ctx.req.body(), static_cast<size_t>(ctx.state->options.max_nesting));
+  if (body.is_discarded()) {
+    ctx.reply(error_response(ctx.req, Error::bad_request, kBodyMustBeObject));
     return std::nullopt;
   }
   return body;

@@ -4,11 +4,6 @@ namespace im::net {
 
 using json = nlohmann::json;
 
-std::uint64_t body_limit_for(const ServerOptions& options, beast::string_view target) {
-  if (target.substr(0, 10) == "/api/files") return static_cast<std::uint64_t>(options.max_file_bytes);
-  return static_cast<std::uint64_t>(options.max_http_body_bytes);
-}
-
 Response json_response(const Request& req, http::status status, const json& body) {
   Response res{status, req.version() ? req.version() : 11};
   res.set(http::field::server, "imserver");
@@ -33,36 +28,6 @@ Response empty_response(const Request& req, http::status status) {
   res.set(http::field::server, "imserver");
   res.keep_alive(req.keep_alive());
   return res;
-}
-
-std::vector<std::string> path_segments(beast::string_view target) {
-  auto path = target.substr(0, target.find('?'));
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= path.size()) {
-    auto slash = path.find('/', start);
-    if (slash == beast::string_view::npos) slash = path.size();
-    if (slash > start) out.emplace_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  return out;
-}
-
-std::optional<std::string> query_param(beast::string_view target, const std::string& name) {
-  auto q = target.find('?');
-  if (q == beast::string_view::npos) return std::nullopt;
-  auto query = target.substr(q + 1);
-  size_t start = 0;
-  while (start < query.size()) {
-    auto amp = query.find('&', start);
-    if (amp == beast::string_view::npos) amp = query.size();
-    auto pair = query.substr(start, amp - start);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) == name)
-      return std::string(eq == beast::string_view::npos ? beast::string_view() : pair.substr(eq + 1));
-    start = amp + 1;
-  }
-  return std::nullopt;
 }
 
 std::optional<TokenInfo> bearer_user(SharedState& state, const Request& req, std::string* token) {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "net/http_request.hpp"
 #include "net/net_common.hpp"
 #include "net/shared_state.hpp"
 #include "protocol/errors.hpp"
@@ -20,8 +21,8 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 using HttpReply = std::function<void(Response)>;
 
-// Largest body the route may receive: files get max_file_bytes, JSON gets max_http_body_bytes.
-std::uint64_t body_limit_for(const ServerOptions& options, beast::string_view target);
+// The 400 for a JSON body that is not an object, not UTF-8 or nested deeper than max_nesting.
+inline constexpr const char* kBodyMustBeObject = "body must be a JSON object in UTF-8, nested at most max_nesting deep";
 
 Response json_response(const Request& req, http::status status, const nlohmann::json& body);
 Response error_response(const Request& req, http::status status, const std::string& code,
@@ -30,11 +31,6 @@ Response error_response(const Request& req, Error error, const std::string& mess
 Response empty_response(const Request& req, http::status status);
 
 void handle_http(std::shared_ptr<SharedState> state, Request req, std::string peer, HttpReply reply);
-
-// A request's path split at '/', without the query string: "/api/users/7" -> {"api","users","7"}.
-std::vector<std::string> path_segments(beast::string_view target);
-// The value of `name` in the query string, if present.
-std::optional<std::string> query_param(beast::string_view target, const std::string& name);
 
 // The bearer token's user, or nullopt (the caller answers 401).
 std::optional<TokenInfo> bearer_user(SharedState& state, const Request& req, std::string* token = nullptr);

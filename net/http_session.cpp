@@ -40,11 +40,7 @@ class HttpSession final : public Closable, public std::enable_shared_from_this<H
  private:
   void do_read() {
     parser_.emplace();
-    parser_->header_limit(16 * 1024);
-    // Beast checks Content-Length against the limit while parsing the header, before we know the
-    // route: allow the largest here and apply the route's own limit in on_header.
-    parser_->body_limit(std::max(body_limit_for(state_->options, "/api/files"),
-                                 body_limit_for(state_->options, "/")));
+    prepare_parser(*parser_, state_->options);
     beast::get_lowest_layer(stream_).expires_after(
         std::chrono::milliseconds(state_->options.http_timeout_ms));
     http::async_read_header(stream_, buffer_, *parser_,
@@ -54,11 +50,12 @@ class HttpSession final : public Closable, public std::enable_shared_from_this<H
   void on_header(beast::error_code ec, std::size_t) {
     if (ec) return on_error(ec);
     auto& req = parser_->get();
-    if (websocket::is_upgrade(req)) {
-      if (req.target() != "/ws") {
-        reply(error_response(req, http::status::not_found, "not_found", "WebSocket lives at /ws"));
-        return;
-      }
+    auto verdict = check_header(*parser_, state_->options);
+    if (verdict == HeaderVerdict::wrong_upgrade) {
+      reply(error_response(req, http::status::not_found, "not_found", "WebSocket lives at /ws"));
+      return;
+    }
+    if (verdict == HeaderVerdict::websocket) {
       // --max-connections-per-ip: the WebSocket session leaves the count when it ends.
       auto address = peer_address(lowest_socket(stream_));
       if (!state_->connections_per_address.try_enter(address, state_->options.max_connections_per_ip)) {
@@ -75,9 +72,7 @@ class HttpSession final : public Closable, public std::enable_shared_from_this<H
       start_websocket(state_, std::move(stream_), parser_->release(), std::move(buffer_));
       return;
     }
-    auto limit = body_limit_for(state_->options, req.target());
-    if (parser_->content_length() && *parser_->content_length() > limit) return on_error(http::error::body_limit);
-    parser_->body_limit(limit);  // for chunked bodies
+    if (verdict == HeaderVerdict::too_large) return on_error(http::error::body_limit);
     // A client that asked "Expect: 100-continue" (curl does for large uploads) waits for this
     // before sending the body; Beast does not send it by itself.
     if (beast::iequals(req[http::field::expect], "100-continue")) {

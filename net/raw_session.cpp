@@ -187,7 +187,7 @@ class RawSession final : public Session,
       buffer_.consume(n);
       return answer_limited(FloodGuard::too_many_frames(Encoding::json));
     }
-    auto decoded = decode_frame(text, Encoding::json);
+    auto decoded = decode_frame(text, Encoding::json, static_cast<size_t>(state_->options.max_nesting));
     if (decoded.status == DecodeStatus::ok && !guard_.take_send(decoded.value, now)) {
       counters.frames_in++;
       counters.bytes_in += n + 4;

@@ -3,11 +3,14 @@
 #include <sstream>
 
 #include <boost/beast/core/detail/base64.hpp>
+#include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/detail/hybi13.hpp>
 
 namespace im::net {
 
 namespace {
+
+namespace websocket = beast::websocket;
 
 std::string serialize(http::response<http::string_body>& response) {
   response.prepare_payload();

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "net/net_common.hpp"
+#include "net/http_request.hpp"
 
 namespace im::net {
 

@@ -295,7 +295,7 @@ class WsSession final : public Session,
       return queue_frame({FloodGuard::too_many_frames(encoding_), opcode});
     }
     auto encoding = binary ? Encoding::msgpack : Encoding::json;
-    auto decoded = decode_frame(payload, encoding);
+    auto decoded = decode_frame(payload, encoding, static_cast<size_t>(state_->options.max_nesting));
     if (decoded.status == DecodeStatus::ok && !guard_.take_send(decoded.value, now)) {
       counters.frames_in++;
       counters.bytes_in += payload.size();

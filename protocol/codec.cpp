@@ -1,5 +1,7 @@
 #include "protocol/codec.hpp"
 
+#include "protocol/nesting.hpp"
+
 namespace im {
 
 bool is_valid_utf8(std::string_view s) {
@@ -26,19 +28,40 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
-Decoded decode_frame(std::string_view bytes, Encoding encoding) {
+namespace {
+
+Decoded too_deep(size_t max_nesting) {
+  Decoded out;
+  out.status = DecodeStatus::too_deep;
+  out.message = "frame is nested deeper than " + std::to_string(max_nesting) + " levels";
+  return out;
+}
+
+}  // namespace
+
+Decoded decode_frame(std::string_view bytes, Encoding encoding, size_t max_nesting) {
   Decoded out;
   if (encoding == Encoding::json) {
     if (!is_valid_utf8(bytes)) {
       out.message = "frame is not valid UTF-8";
       return out;
     }
+    if (json_nesting(bytes, max_nesting) > max_nesting) return too_deep(max_nesting);
     out.value = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
     if (out.value.is_discarded()) {
       out.message = "frame is not valid JSON";
       return out;
     }
   } else {
+    switch (scan_msgpack(bytes, max_nesting)) {
+      case MsgpackScan::ok:
+        break;
+      case MsgpackScan::too_deep:
+        return too_deep(max_nesting);
+      case MsgpackScan::malformed:
+        out.message = "frame is not valid MessagePack";
+        return out;
+    }
     out.value = nlohmann::json::from_msgpack(bytes.begin(), bytes.end(), true, false);
     if (out.value.is_discarded()) {
       out.message = "frame is not valid MessagePack";
@@ -65,6 +88,14 @@ Decoded decode_frame(std::string_view bytes, Encoding encoding) {
   }
   out.status = DecodeStatus::ok;
   return out;
+}
+
+nlohmann::json parse_json_object(std::string_view text, size_t max_nesting) {
+  if (!is_valid_utf8(text) || json_nesting(text, max_nesting) > max_nesting)
+    return nlohmann::json(nlohmann::json::value_t::discarded);
+  auto value = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+  if (!value.is_object()) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return value;
 }
 
 std::string encode_frame(const nlohmann::json& frame, Encoding encoding) {

@@ -15,6 +15,7 @@ enum class Encoding { json, msgpack };
 enum class DecodeStatus {
   ok,
   malformed,    // not JSON / not MessagePack, or a string that is not valid UTF-8
+  too_deep,     // arrays and objects nested deeper than max_nesting
   not_object,   // valid, but not a JSON object
   missing_type, // an object without a string "type"
 };
@@ -25,7 +26,14 @@ struct Decoded {
   std::string message;   // what was wrong, for the error frame
 };
 
-Decoded decode_frame(std::string_view bytes, Encoding encoding);
+// Checks the nesting (protocol/nesting.hpp) before parsing, so the parser and everything after
+// it see at most `max_nesting` levels: a decoded value may be dumped, copied and compared, which
+// recurse once per level.
+Decoded decode_frame(std::string_view bytes, Encoding encoding, size_t max_nesting);
+
+// An HTTP request body: a JSON object in valid UTF-8 nested at most `max_nesting` deep, or a
+// discarded value (is_discarded()) when it is anything else.
+nlohmann::json parse_json_object(std::string_view text, size_t max_nesting);
 
 // Serializes a server frame. JSON text is compact; MessagePack as nlohmann encodes it.
 std::string encode_frame(const nlohmann::json& frame, Encoding encoding);

@@ -39,6 +39,9 @@ struct ServerOptions {
   int64_t max_file_bytes = 10 * 1024 * 1024;
   int64_t max_frame_bytes = 1024 * 1024;
   int64_t max_http_body_bytes = 64 * 1024;  // JSON bodies (section 3)
+  // Deepest nesting of arrays and objects in a frame or JSON body (section 1). The server walks
+  // accepted values recursively, so this also bounds its stack use per value.
+  int64_t max_nesting = 64;
   // Accounts and rates.
   int64_t token_ttl_s = 30LL * 24 * 3600;
   int64_t rate_sends_per_s = 100;

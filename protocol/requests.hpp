@@ -1,6 +1,8 @@
 #pragma once
 // Typed client requests (PROTOCOL.md sections 4, 5 and 7), validated from a decoded frame.
 // A parser returns either the request or the error the client should get; it never throws.
+// Frames come from decode_frame(), so they are nested at most max_nesting deep: parse_send dumps
+// the body, which recurses once per level.
 
 #include <cstdint>
 #include <optional>

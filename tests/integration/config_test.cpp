@@ -47,6 +47,8 @@ TEST_CASE("a bad value stops the server with exit code 2, naming the flag") {
       {"--log-level loud", "log-level"},
       {"--heartbeat-ms 1.5", "heartbeat-ms"},
       {"--port 70000", "port"},
+      {"--max-nesting 0", "max-nesting"},
+      {"--max-nesting 1001", "max-nesting"},
       {"--tls-cert /tmp/x.pem", "tls"},
   };
   for (auto& c : cases) {
@@ -62,7 +64,7 @@ TEST_CASE("--help lists every flag of PROTOCOL.md section 9") {
   CHECK(r.exit_code == 0);
   for (auto flag : {"--auth-timeout-ms", "--auth-reminder-ms", "--heartbeat-ms", "--idle-timeout-ms", "--ack-timeout-ms",
                     "--max-retries", "--ack-window", "--reorder-ms", "--recall-window-ms", "--max-devices",
-                    "--max-body-bytes", "--max-file-bytes", "--max-frame-bytes", "--dedup-retention-s",
+                    "--max-body-bytes", "--max-file-bytes", "--max-frame-bytes", "--max-nesting", "--dedup-retention-s",
                     "--inbox-retention-days", "--inbox-max-events", "--token-ttl-s", "--rate-sends-per-s",
                     "--rate-frames-per-s", "--password-hash-cost", "--port", "--bind", "--data-dir", "--admin-token",
                     "--admin-bind", "--tls-cert", "--tls-key", "--fsync", "--log-level", "--config"}) {

@@ -31,22 +31,22 @@ TEST_CASE("decode_frame classifies JSON input") {
   };
   for (const auto& row : rows) {
     CAPTURE(row.bytes);
-    CHECK(im::decode_frame(row.bytes, Encoding::json).status == row.status);
+    CHECK(im::decode_frame(row.bytes, Encoding::json, 64).status == row.status);
   }
 }
 
 TEST_CASE("decode_frame reads MessagePack and rejects invalid UTF-8 inside it") {
   nlohmann::json frame{{"type", "send"}, {"cid", "a"}, {"body", {{"text", "hi"}}}};
   auto packed = im::encode_frame(frame, Encoding::msgpack);
-  auto decoded = im::decode_frame(packed, Encoding::msgpack);
+  auto decoded = im::decode_frame(packed, Encoding::msgpack, 64);
   REQUIRE(decoded.status == DecodeStatus::ok);
   CHECK(decoded.value == frame);
 
   // fixmap{1}: fixstr "type" -> fixstr of 2 invalid bytes
   std::string bad = "\x81\xa4type\xa2\xff\xfe";
-  CHECK(im::decode_frame(bad, Encoding::msgpack).status == DecodeStatus::malformed);
-  CHECK(im::decode_frame("\xc1", Encoding::msgpack).status == DecodeStatus::malformed);
-  CHECK(im::decode_frame(im::encode_frame(nlohmann::json::array({1}), Encoding::msgpack), Encoding::msgpack).status ==
+  CHECK(im::decode_frame(bad, Encoding::msgpack, 64).status == DecodeStatus::malformed);
+  CHECK(im::decode_frame("\xc1", Encoding::msgpack, 64).status == DecodeStatus::malformed);
+  CHECK(im::decode_frame(im::encode_frame(nlohmann::json::array({1}), Encoding::msgpack), Encoding::msgpack, 64).status ==
         DecodeStatus::not_object);
 }
 
@@ -54,7 +54,7 @@ TEST_CASE("transcode_json_text round-trips through MessagePack") {
   std::string text = R"({"type":"msg","useq":7,"body":{"text":"x"}})";
   CHECK(im::transcode_json_text(text, Encoding::json) == text);
   auto packed = im::transcode_json_text(text, Encoding::msgpack);
-  CHECK(im::decode_frame(packed, Encoding::msgpack).value == nlohmann::json::parse(text));
+  CHECK(im::decode_frame(packed, Encoding::msgpack, 64).value == nlohmann::json::parse(text));
 }
 
 TEST_CASE("read_u64 accepts only non-negative integers") {

@@ -1,5 +1,6 @@
 #include "flags.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -15,14 +16,15 @@ namespace {
 
 using json = nlohmann::json;
 
-// One tunable: its flag name (without dashes), where it goes, the smallest value it accepts, and
-// the name it had before, if any (still accepted as a flag and as a config key).
+// One tunable: its flag name (without dashes), where it goes, the smallest value it accepts, the
+// name it had before, if any (still accepted as a flag and as a config key), and the largest value.
 struct Flag {
   const char* name;
   std::variant<int64_t*, int*, std::string*, bool*> target;
   const char* help;
   int64_t min = 0;
   const char* former = nullptr;
+  int64_t max = INT64_MAX;
 };
 
 std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
@@ -42,6 +44,8 @@ std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
       {"max-file-bytes", &o.max_file_bytes, "largest uploaded file", 1},
       {"max-frame-bytes", &o.max_frame_bytes, "largest WebSocket message or raw TCP frame", 16},
       {"max-http-body-bytes", &o.max_http_body_bytes, "largest JSON request body", 16},
+      {"max-nesting", &o.max_nesting, "deepest nesting of arrays and objects in a frame or JSON body (1 to 1000)", 1,
+       nullptr, 1000},
       {"dedup-retention-s", &o.dedup_retention_s, "how long a cid is remembered", 1},
       {"dedup-index-max-cids", &o.dedup_index_max_cids,
        "users with at most this many remembered cids skip the store read on new cids (0: nobody)", 0},
@@ -130,6 +134,8 @@ std::string check_min(const Flag& flag) {
         if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, int>) {
           if (static_cast<int64_t>(*target) < flag.min)
             return std::string("--") + flag.name + " must be at least " + std::to_string(flag.min);
+          if (static_cast<int64_t>(*target) > flag.max)
+            return std::string("--") + flag.name + " must be at most " + std::to_string(flag.max);
         }
         return "";
       },
