@@ -47,7 +47,10 @@ Decoded decode_frame(std::string_view bytes, Encoding encoding, size_t max_nesti
       return out;
     }
     if (json_nesting(bytes, max_nesting) > max_nesting) return too_deep(max_nesting);
-    out.value = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    if (bytes.find('\0') == std::string_view::npos)
+      out.value = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    else
+      out.value = nlohmann::json(nlohmann::json::value_t::discarded);
     if (out.value.is_discarded()) {
       out.message = "frame is not valid JSON";
       return out;
@@ -91,7 +94,7 @@ Decoded decode_frame(std::string_view bytes, Encoding encoding, size_t max_nesti
 }
 
 nlohmann::json parse_json_object(std::string_view text, size_t max_nesting) {
-  if (!is_valid_utf8(text) || json_nesting(text, max_nesting) > max_nesting)
+  if (!is_valid_utf8(text) || json_nesting(text, max_nesting) > max_nesting || text.find('\0') != std::string_view::npos)
     return nlohmann::json(nlohmann::json::value_t::discarded);
   auto value = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
   if (!value.is_object()) return nlohmann::json(nlohmann::json::value_t::discarded);

@@ -28,11 +28,12 @@ struct Decoded {
 
 // Checks the nesting (protocol/nesting.hpp) before parsing, so the parser and everything after
 // it see at most `max_nesting` levels: a decoded value may be dumped, copied and compared, which
-// recurse once per level.
+// recurse once per level. JSON text with a NUL byte is malformed (nlohmann's parser would stop
+// at it and accept whatever follows).
 Decoded decode_frame(std::string_view bytes, Encoding encoding, size_t max_nesting);
 
-// An HTTP request body: a JSON object in valid UTF-8 nested at most `max_nesting` deep, or a
-// discarded value (is_discarded()) when it is anything else.
+// An HTTP request body: a JSON object in valid UTF-8 without NUL bytes, nested at most
+// `max_nesting` deep, or a discarded value (is_discarded()) when it is anything else.
 nlohmann::json parse_json_object(std::string_view text, size_t max_nesting);
 
 // Serializes a server frame. JSON text is compact; MessagePack as nlohmann encodes it.

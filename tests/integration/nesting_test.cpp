@@ -135,10 +135,11 @@ TEST_CASE("--max-nesting sets the limit, and HTTP JSON bodies obey it too") {
   args.insert(args.end(), {"--max-nesting", "8"});
   imtest::ServerProcess server(dir.path(), args);
   auto alice = imclient::register_and_login(server.endpoint, imclient::unique_username("a"), "password123");
+  auto bob = imclient::register_and_login(server.endpoint, imclient::unique_username("b"), "password123");
   auto ws = imclient::connect_authed(server.endpoint, alice.token, "ws");
-  ws->send_text_raw(deep_send_json(alice.user, "at8", 6));
+  ws->send_text_raw(deep_send_json(bob.user, "at8", 6));
   ws->expect("send_ack");
-  ws->send_text_raw(deep_send_json(alice.user, "at9", 7));
+  ws->send_text_raw(deep_send_json(bob.user, "at9", 7));
   expect_bad_request(*ws);
 
   // A login body at the limit is read (and the password is wrong); one level more is a 400.

@@ -15,6 +15,8 @@ TEST_CASE("decode_frame classifies JSON input") {
       {R"({"type":"ping","extra":[1,2,{"x":null}]})", DecodeStatus::ok},
       {R"({"type":"ping")", DecodeStatus::malformed},  // truncated
       {R"({"type":"ping"} trailing)", DecodeStatus::malformed},
+      {std::string("{\"type\":\"ping\"}\0[]", 18), DecodeStatus::malformed},  // nlohmann stops at NUL
+      {std::string("{\"type\":\"ping\",\"x\":\"\0\"}", 23), DecodeStatus::malformed},
       {"", DecodeStatus::malformed},
       {"not json", DecodeStatus::malformed},
       {"[1,2,3]", DecodeStatus::not_object},
