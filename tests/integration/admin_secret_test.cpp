@@ -32,23 +32,6 @@ int admin_status(const imclient::Endpoint& e, const std::string& token) {
   return imclient::http(e, "GET", "/admin/status", "", token).status;
 }
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-RunResult run(const std::string& args) {
-  RunResult r;
-  std::string cmd = imtest::imserver_binary() + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  char buf[512];
-  while (auto n = fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
-  int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 }  // namespace
 
 TEST_CASE("--admin-token-file: the admin API takes the file's token, which is not in the process list") {
@@ -86,7 +69,7 @@ TEST_CASE("--admin-token-file: a missing or empty file, or both token flags, sto
   for (auto args : {"--admin-token-file " + data.path() + "/missing", "--admin-token-file " + empty,
                     "--admin-token-file " + good + " --admin-token other"}) {
     CAPTURE(args);
-    auto r = run(args + dir);
+    auto r = imtest::run_imserver(args + dir);
     CHECK(r.exit_code == 2);
     CHECK(r.output.find("admin-token-file") != std::string::npos);
   }

@@ -11,29 +11,8 @@
 #include "support/server_process.hpp"
 #include "support/test_server.hpp"
 
-namespace {
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-RunResult run(const std::string& args) {
-  RunResult r;
-  std::string cmd = imtest::imserver_binary() + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  char buf[512];
-  while (auto n = fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
-  int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-}  // namespace
-
 TEST_CASE("an unknown flag stops the server with exit code 2, naming it") {
-  auto r = run("--no-such-flag");
+  auto r = imtest::run_imserver("--no-such-flag");
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("no-such-flag") != std::string::npos);
 }
@@ -53,14 +32,14 @@ TEST_CASE("a bad value stops the server with exit code 2, naming the flag") {
   };
   for (auto& c : cases) {
     CAPTURE(c[0]);
-    auto r = run(c[0]);
+    auto r = imtest::run_imserver(c[0]);
     CHECK(r.exit_code == 2);
     CHECK(r.output.find(c[1]) != std::string::npos);
   }
 }
 
 TEST_CASE("--help lists every flag of PROTOCOL.md section 9") {
-  auto r = run("--help");
+  auto r = imtest::run_imserver("--help");
   CHECK(r.exit_code == 0);
   for (auto flag : {"--auth-timeout-ms", "--auth-reminder-ms", "--heartbeat-ms", "--idle-timeout-ms", "--ack-timeout-ms",
                     "--max-retries", "--ack-window", "--reorder-ms", "--recall-window-ms", "--max-devices",
@@ -82,14 +61,14 @@ TEST_CASE("--config: bad files and unknown keys exit 2") {
   auto not_json = write("a.json", "{nope");
   auto unknown = write("b.json", R"({"no-such-key": 1})");
   auto wrong_type = write("c.json", R"({"heartbeat-ms": "fast"})");
-  CHECK(run("--config " + not_json).exit_code == 2);
-  auto r = run("--config " + unknown);
+  CHECK(imtest::run_imserver("--config " + not_json).exit_code == 2);
+  auto r = imtest::run_imserver("--config " + unknown);
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("no-such-key") != std::string::npos);
-  r = run("--config " + wrong_type);
+  r = imtest::run_imserver("--config " + wrong_type);
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("heartbeat-ms") != std::string::npos);
-  CHECK(run("--config " + dir.path() + "/missing.json").exit_code == 2);
+  CHECK(imtest::run_imserver("--config " + dir.path() + "/missing.json").exit_code == 2);
 }
 
 TEST_CASE("--config values apply, flags win, SIGTERM exits 0") {

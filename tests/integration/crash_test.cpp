@@ -15,6 +15,7 @@
 #include "integration/ops_support.hpp"
 #include "support/inbox_reader.hpp"
 #include "support/raw_ws.hpp"
+#include "support/wire_cut.hpp"
 #include "support/server_process.hpp"
 #include "support/test_server.hpp"
 
@@ -68,22 +69,6 @@ uint32_t test_seed() {
   if (const char* given = std::getenv("IMTEST_SEED")) seed = static_cast<uint32_t>(std::stoul(given));
   MESSAGE("seed " << seed << " (replay with IMTEST_SEED=" << seed << ")");
   return seed;
-}
-
-// Half of `frame` as its transport puts it on the wire: the connection is cut inside the frame (for
-// raw TCP possibly inside its 4-byte length prefix), never between frames.
-std::string part_of_wire_frame(imclient::Transport transport, const json& frame, std::mt19937& rng) {
-  auto text = frame.dump();
-  std::string wire;
-  if (transport == imclient::Transport::websocket) {
-    wire = rawws::masked_frame(rawws::kText, text);
-  } else {
-    auto n = static_cast<uint32_t>(text.size());
-    wire = {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n)};
-    wire += text;
-  }
-  auto cut = std::uniform_int_distribution<size_t>(1, wire.size() - 1)(rng);
-  return wire.substr(0, cut);
 }
 
 }  // namespace
@@ -196,7 +181,7 @@ TEST_CASE("chaos: connections cut at random points, resends with the same cid, e
     for (size_t i = 0; i < batch.size(); ++i) {
       if (cut == 0 && i == batch.size() / 2) {
         // Mid-frame: part of the next frame as it goes on the wire, then drop the socket.
-        sender->send_wire_raw(part_of_wire_frame(sender_transport, numbered(bob.user, batch[i]), rng));
+        sender->send_wire_raw(imtest::part_of_wire_frame(sender_transport, numbered(bob.user, batch[i]), rng));
         break;
       }
       sender->send(numbered(bob.user, batch[i]));

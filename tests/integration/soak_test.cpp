@@ -28,6 +28,7 @@
 
 #include "support/group_helpers.hpp"
 #include "support/raw_ws.hpp"
+#include "support/wire_cut.hpp"
 #include "support/server_process.hpp"
 #include "support/test_server.hpp"
 
@@ -70,19 +71,6 @@ struct User {
   std::vector<Device> devices;
 };
 
-// Part of `frame` as it goes on the wire: WebSocket frame or raw TCP length prefix and payload.
-std::string part_of_wire_frame(imclient::Transport transport, const json& frame, std::mt19937& rng) {
-  auto text = frame.dump();
-  std::string wire;
-  if (transport == imclient::Transport::websocket) {
-    wire = rawws::masked_frame(rawws::kText, text);
-  } else {
-    auto n = static_cast<uint32_t>(text.size());
-    wire = {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n)};
-    wire += text;
-  }
-  return wire.substr(0, std::uniform_int_distribution<size_t>(1, wire.size() - 1)(rng));
-}
 
 json send_frame(const Message& m, uint64_t group, const std::vector<User>& users) {
   json to = m.group ? json{{"group", group}} : json{{"user", users[m.peer].account.user}};
@@ -250,7 +238,7 @@ class Soak {
       auto& u = users_[m.sender];
       auto& d = u.devices[pick<size_t>(0, u.devices.size() - 1)];
       if (cut && chance(2)) {
-        d.conn->send_wire_raw(part_of_wire_frame(d.transport, send_frame(m, group_, users_), rng_));
+        d.conn->send_wire_raw(imtest::part_of_wire_frame(d.transport, send_frame(m, group_, users_), rng_));
         ++mid_frame_cuts_;
         d.conn->abort();
         drain(u, d, 0ms);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <cstdio>
 #include <stdexcept>
 #include <thread>
 
@@ -99,6 +100,18 @@ std::string ServerProcess::log() const {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+RunResult run_imserver(const std::string& args) {
+  RunResult r;
+  std::string cmd = imserver_binary() + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) throw std::runtime_error("popen failed: " + cmd);
+  char buf[512];
+  while (auto n = fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
+  int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 }  // namespace imtest

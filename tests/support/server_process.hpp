@@ -37,4 +37,12 @@ class ServerProcess {
 // A TCP port that was free a moment ago.
 uint16_t free_port();
 
+// `imserver <args>` (a shell command line) run to its exit, for flags that stop it at start:
+// its exit code (-1 if killed) and its stdout and stderr together.
+struct RunResult {
+  int exit_code = -1;
+  std::string output;
+};
+RunResult run_imserver(const std::string& args);
+
 }  // namespace imtest
