@@ -1,5 +1,6 @@
 #include "net/flood_guard.hpp"
 
+#include "actors/context.hpp"
 #include "protocol/frames.hpp"
 #include "protocol/requests.hpp"
 
@@ -24,6 +25,27 @@ std::shared_ptr<const std::string> FloodGuard::too_many_sends(const nlohmann::js
   if (auto it = frame.find("cid"); it != frame.end() && it->is_string()) cid = it->get<std::string>();
   return std::make_shared<const std::string>(
       encode_frame(frames::error(Error::rate_limited, "too many sends", request_rid(frame), cid), encoding));
+}
+
+FloodGuard::Admission FloodGuard::admit(std::string_view bytes, Encoding encoding, Encoding reply_encoding,
+                                        size_t max_nesting, size_t wire_bytes, Counters& counters) {
+  Admission admission;
+  auto now = Clock::now();
+  if (!take_frame(now)) {
+    counters.frames_in++;
+    counters.bytes_in += wire_bytes;
+    counters.frames_rate_limited++;
+    admission.refusal = too_many_frames(reply_encoding);
+    return admission;
+  }
+  admission.decoded = decode_frame(bytes, encoding, max_nesting);
+  if (admission.decoded.status == DecodeStatus::ok && !take_send(admission.decoded.value, now)) {
+    counters.frames_in++;
+    counters.bytes_in += wire_bytes;
+    counters.sends_rate_limited++;
+    admission.refusal = too_many_sends(admission.decoded.value, reply_encoding);
+  }
+  return admission;
 }
 
 }  // namespace im::net

@@ -19,6 +19,10 @@
 #include "protocol/codec.hpp"
 #include "protocol/options.hpp"
 
+namespace im {
+struct Counters;
+}
+
 namespace im::net {
 
 class FloodGuard {
@@ -34,6 +38,17 @@ class FloodGuard {
   bool take_frame(Clock::time_point now) { return frames_.try_take(now); }
   // A decoded frame: false when it is a send over the send rate.
   bool take_send(const nlohmann::json& frame, Clock::time_point now);
+
+  // One message off the wire, `wire_bytes` long, through both limits and the decoder (to
+  // `max_nesting` levels, as `encoding`): either `refusal` is set (the encoded `rate_limited`
+  // error, in `reply_encoding`; the message is counted in `counters` and dropped) or `decoded`
+  // is what to hand on.
+  struct Admission {
+    Decoded decoded;
+    std::shared_ptr<const std::string> refusal;
+  };
+  Admission admit(std::string_view bytes, Encoding encoding, Encoding reply_encoding, size_t max_nesting,
+                  size_t wire_bytes, Counters& counters);
 
   // The error frame for a frame over the frame rate, encoded (shared; built once).
   static std::shared_ptr<const std::string> too_many_frames(Encoding encoding);

@@ -178,23 +178,14 @@ class RawSession final : public Session,
   void on_frame(std::size_t n) {
     auto data = buffer_.cdata();
     std::string_view text(static_cast<const char*>(data.data()), n);
-    auto now = Clock::now();
     auto& counters = state_->runtime.counters();
-    if (!guard_.take_frame(now)) {
-      counters.frames_in++;
-      counters.bytes_in += n + 4;
-      counters.frames_rate_limited++;
+    auto admission = guard_.admit(text, Encoding::json, Encoding::json,
+                                  static_cast<size_t>(state_->options.max_nesting), n + 4, counters);
+    if (admission.refusal) {
       buffer_.consume(n);
-      return answer_limited(FloodGuard::too_many_frames(Encoding::json));
+      return answer_limited(std::move(admission.refusal));
     }
-    auto decoded = decode_frame(text, Encoding::json, static_cast<size_t>(state_->options.max_nesting));
-    if (decoded.status == DecodeStatus::ok && !guard_.take_send(decoded.value, now)) {
-      counters.frames_in++;
-      counters.bytes_in += n + 4;
-      counters.sends_rate_limited++;
-      buffer_.consume(n);
-      return answer_limited(FloodGuard::too_many_sends(decoded.value, Encoding::json));
-    }
+    auto& decoded = admission.decoded;
     Inbound in;
     in.status = decoded.status;
     in.message = std::move(decoded.message);

@@ -281,27 +281,17 @@ class WsSession final : public Session,
   // A complete message: the rate limits first (net/flood_guard.hpp), then decoded and handed to
   // the connection actor; a full inbound queue pauses reading.
   void deliver(std::string_view payload, bool binary) {
-    auto now = Clock::now();
     if (!encoding_known_) {  // the connection's encoding is its first message's (PROTOCOL.md 1)
       encoding_ = binary ? Encoding::msgpack : Encoding::json;
       encoding_known_ = true;
     }
     auto& counters = state_->runtime.counters();
     auto opcode = encoding_ == Encoding::msgpack ? ws::Opcode::binary : ws::Opcode::text;
-    if (!guard_.take_frame(now)) {
-      counters.frames_in++;
-      counters.bytes_in += payload.size();
-      counters.frames_rate_limited++;
-      return queue_frame({FloodGuard::too_many_frames(encoding_), opcode});
-    }
     auto encoding = binary ? Encoding::msgpack : Encoding::json;
-    auto decoded = decode_frame(payload, encoding, static_cast<size_t>(state_->options.max_nesting));
-    if (decoded.status == DecodeStatus::ok && !guard_.take_send(decoded.value, now)) {
-      counters.frames_in++;
-      counters.bytes_in += payload.size();
-      counters.sends_rate_limited++;
-      return queue_frame({FloodGuard::too_many_sends(decoded.value, encoding_), opcode});
-    }
+    auto admission = guard_.admit(payload, encoding, encoding_, static_cast<size_t>(state_->options.max_nesting),
+                                  payload.size(), counters);
+    if (admission.refusal) return queue_frame({std::move(admission.refusal), opcode});
+    auto& decoded = admission.decoded;
     Inbound in;
     in.status = decoded.status;
     in.message = std::move(decoded.message);
