@@ -8,7 +8,12 @@
 //     useq filtering, and nothing else did (lost, duplicated);
 //   - per device, useq is gapless and each conversation's seq increases (out of order);
 //   - the devices of one user saw the same events under the same useq;
-//   - per conversation, the acknowledged seqs are gapless (a resent cid was stored once).
+//   - per conversation, the acknowledged seqs are gapless (a resent cid was stored once);
+//   - a device's cursor never moves back: the replay of a connection never starts below that of
+//     an earlier connection to the same server process, and the first replay after a restart (the
+//     stored cursor) never below the first after an earlier restart;
+//   - every send carries its device's cseq (a resend the same one), and auth_ok.next_cseq never
+//     moves back and never falls to or below a cseq that got a send_ack.
 // Each round picks --fsync, --io-threads, small --user-idle-ms / --group-idle-ms (passivation)
 // and --cursor-flush-ms at random.
 //
@@ -48,6 +53,8 @@ struct Message {
   size_t sender = 0;         // index into users
   bool group = false;
   size_t peer = 0;           // one-to-one: the recipient's index
+  size_t device = 0;         // the sender's device that sends (and resends) it
+  uint64_t cseq = 0;         // that device's number for it
   std::optional<std::pair<std::string, uint64_t>> ack;  // conv, seq from its send_ack
 };
 
@@ -58,6 +65,15 @@ struct Device {
   uint64_t last = 0;            // the highest useq processed (the client's own filter)
   std::vector<json> events;     // every inbox event processed, in order
   size_t gaps = 0;              // a processed useq that did not follow the previous one
+  uint64_t cseqs_given = 0;     // the highest cseq handed to a message of this device
+  uint64_t cseq_acknowledged = 0;  // the highest cseq that got a send_ack
+  uint64_t next_cseq = 0;       // auth_ok.next_cseq of the latest connection
+  // A connection shows the device's cursor as min(its first pushed useq - 1, auth_ok.useq).
+  // The first shown after a restart is the stored cursor: no connection before it acknowledged
+  // anything. Later ones show the server's cursor in memory, which may run ahead of the stored.
+  uint64_t stored_cursor = 0;                 // the highest stored cursor shown
+  std::optional<uint64_t> cursor_this_run;    // the highest cursor shown since the last restart
+  std::optional<uint64_t> head_at_auth;       // auth_ok.useq, until the connection's first push
 };
 
 Device named(std::string name) {
@@ -74,7 +90,7 @@ struct User {
 
 json send_frame(const Message& m, uint64_t group, const std::vector<User>& users) {
   json to = m.group ? json{{"group", group}} : json{{"user", users[m.peer].account.user}};
-  return {{"type", "send"}, {"cid", m.cid}, {"to", to}, {"body", {{"cid", m.cid}}}};
+  return {{"type", "send"}, {"cid", m.cid}, {"cseq", m.cseq}, {"to", to}, {"body", {{"cid", m.cid}}}};
 }
 
 class Soak {
@@ -101,7 +117,9 @@ class Soak {
   std::vector<std::string> args(bool crash_round) {
     // One address registers every user: the per-address registration limit is off.
     std::vector<std::string> a = {"--password-hash-cost", "min", "--log-level", "warn", "--rate-sends-per-s", "0",
-                                  "--rate-frames-per-s", "0", "--ack-timeout-ms", "300", "--register-per-min-per-ip", "0"};
+                                  "--rate-frames-per-s", "0", "--ack-timeout-ms", "300", "--register-per-min-per-ip", "0",
+                                  // Sends after one cut mid-frame wait for it at most this long.
+                                  "--reorder-ms", "300"};
     if (!crash_round) return a;
     if (chance(50)) a.push_back("--fsync");
     a.insert(a.end(), {"--io-threads", chance(50) ? "2" : "1"});
@@ -145,7 +163,12 @@ class Soak {
 
   void connect(imtest::ServerProcess& server, User& u, Device& d) {
     d.transport = chance(50) ? imclient::Transport::raw_tcp : imclient::Transport::websocket;
-    d.conn = imclient::connect_authed(server.endpoint, u.account.token, d.name, nullptr, d.transport);
+    json auth_ok;
+    d.conn = imclient::connect_authed(server.endpoint, u.account.token, d.name, &auth_ok, d.transport);
+    auto next_cseq = auth_ok["next_cseq"].get<uint64_t>();
+    if (next_cseq < d.next_cseq || next_cseq <= d.cseq_acknowledged) ++cseq_moved_back_;
+    d.next_cseq = next_cseq;
+    d.head_at_auth = auth_ok["useq"].get<uint64_t>();
   }
 
   // An ack, unless this client already dropped the connection (a mid-frame cut).
@@ -157,12 +180,26 @@ class Soak {
     }
   }
 
+  // Checks the cursor that a connection's first push showed against those shown before.
+  void see_cursor(Device& d, uint64_t cursor) {
+    d.head_at_auth.reset();
+    ++cursors_checked_;
+    if (!d.cursor_this_run) {
+      if (cursor < d.stored_cursor) ++cursor_moved_back_;
+      d.stored_cursor = std::max(d.stored_cursor, cursor);
+    } else if (cursor < *d.cursor_this_run) {
+      ++cursor_moved_back_;
+    }
+    d.cursor_this_run = std::max(d.cursor_this_run.value_or(0), cursor);
+  }
+
   // Handles one frame of `d`: a push is filtered by useq, recorded and (mostly) acknowledged.
   void handle(User& u, Device& d, const json& f) {
     auto type = f.value("type", "");
     if (f.contains("useq") && type != "auth_ok") {
       auto useq = f["useq"].get<uint64_t>();
       ++pushes_;
+      if (d.head_at_auth) see_cursor(d, std::min(useq - 1, *d.head_at_auth));
       if (useq <= d.last) {  // already processed: acknowledged again, so that resends stop
         ack(d, d.last);
         return;
@@ -181,6 +218,8 @@ class Soak {
       if (m.ack && *m.ack != answer) ++changed_answers_;
       m.ack = answer;
       ++acks_this_round_;
+      auto& by = users_[m.sender].devices[m.device];
+      by.cseq_acknowledged = std::max(by.cseq_acknowledged, m.cseq);
     }
     (void)u;
   }
@@ -225,18 +264,20 @@ class Soak {
         m.sender = s;
         m.group = chance(40);
         m.peer = (s + pick<size_t>(1, users_.size() - 1)) % users_.size();
+        m.device = pick<size_t>(0, users_[s].devices.size() - 1);
+        m.cseq = ++users_[s].devices[m.device].cseqs_given;
         by_cid_[m.cid] = messages_.size();
         messages_.push_back(m);
       }
   }
 
-  // Sends (or resends) every message not acknowledged yet, each from a random device of its sender;
+  // Sends (or resends) every message not acknowledged yet, each from its device with its cseq;
   // some connections are cut mid-frame on the way and reopened.
   void send_unacknowledged(imtest::ServerProcess& server, bool cut) {
     for (auto& m : messages_) {
       if (m.ack) continue;
       auto& u = users_[m.sender];
-      auto& d = u.devices[pick<size_t>(0, u.devices.size() - 1)];
+      auto& d = u.devices[m.device];
       if (cut && chance(2)) {
         d.conn->send_wire_raw(imtest::part_of_wire_frame(d.transport, send_frame(m, group_, users_), rng_));
         ++mid_frame_cuts_;
@@ -285,6 +326,7 @@ class Soak {
       for (auto& d : u.devices) {
         drain(u, d, 0ms);
         d.conn.reset();
+        d.cursor_this_run.reset();
       }
     ++rounds_done_;
     (void)round;
@@ -389,7 +431,8 @@ class Soak {
     MESSAGE("pushes " << pushes_ << ", mid-frame cuts " << mid_frame_cuts_ << ", reconnects " << reconnects_ << ", useq gaps " << gaps_
                       << ", seq gaps " << seq_gaps_ << ", stored twice " << stored_twice_ << ", unexpected "
                       << unexpected_ << ", device mismatches " << device_mismatches_ << ", changed answers "
-                      << changed_answers_ << ", never acknowledged " << unacked);
+                      << changed_answers_ << ", never acknowledged " << unacked << ", cursors checked "
+                      << cursors_checked_ << ", moved back " << cursor_moved_back_ << ", next_cseq moved back " << cseq_moved_back_);
     CHECK(unacked == 0);
     CHECK(lost_ == 0);
     CHECK(duplicated_ == 0);
@@ -400,6 +443,8 @@ class Soak {
     CHECK(unexpected_ == 0);
     CHECK(device_mismatches_ == 0);
     CHECK(changed_answers_ == 0);
+    CHECK(cursor_moved_back_ == 0);
+    CHECK(cseq_moved_back_ == 0);
   }
 
   std::mt19937 rng_;
@@ -416,7 +461,8 @@ class Soak {
   imtest::ServerProcess* server_ = nullptr;  // the running server, while a round polls
   size_t acks_this_round_ = 0, rounds_done_ = 0, pushes_ = 0, mid_frame_cuts_ = 0;
   size_t lost_ = 0, duplicated_ = 0, out_of_order_ = 0, gaps_ = 0, seq_gaps_ = 0, stored_twice_ = 0,
-         unexpected_ = 0, device_mismatches_ = 0, changed_answers_ = 0;
+         unexpected_ = 0, device_mismatches_ = 0, changed_answers_ = 0, cursors_checked_ = 0, cursor_moved_back_ = 0,
+         cseq_moved_back_ = 0;
 };
 
 }  // namespace
