@@ -31,9 +31,12 @@ void Directory::remove_user(UserId user, const caf::actor_addr& self) {
   if (it != users_.end() && it->second.address() == self) users_.erase(it);
 }
 
-bool Directory::group_exists(GroupId group) const {
-  return group >= 1 && group <= context_->store.counter(keys::counter_next_group_id());
+void Directory::bind(Context* context) {
+  context_ = context;
+  groups_known_.emplace(context->store, keys::counter_next_group_id());
 }
+
+bool Directory::group_exists(GroupId group) const { return groups_known_->covers(group); }
 
 caf::actor Directory::group(GroupId group) {
   if (!group_exists(group)) return caf::actor();

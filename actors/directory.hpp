@@ -4,12 +4,14 @@
 // cluster is home to an id.
 
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include <caf/actor.hpp>
 
 #include "actors/connection_registry.hpp"
 #include "protocol/ids.hpp"
+#include "store/id_horizon.hpp"
 
 namespace im {
 
@@ -17,7 +19,7 @@ struct Context;
 
 class Directory {
  public:
-  void bind(Context* context) { context_ = context; }
+  void bind(Context* context);
 
   // The user's actor, spawned if it is not live.
   caf::actor user(UserId user);
@@ -58,6 +60,7 @@ class Directory {
 
  private:
   Context* context_ = nullptr;
+  std::optional<IdHorizon> groups_known_;  // group_exists(), set by bind
   mutable std::mutex mutex_;
   std::unordered_map<UserId, caf::actor> users_;
   std::unordered_map<UserId, size_t> online_;

@@ -48,7 +48,7 @@ void write_membership(GroupSelf* self, caf::response_promise rp, GroupRecord rec
         if (!ok) {
           spdlog::debug("group {}: store write failed for a membership change", st.gid);
           load_group_state(self);
-          rp.deliver(group_error(Error::internal, "could not store the change"));
+          rp.deliver(group_error(Error::unavailable, "could not store the change"));
           return;
         }
         st.ctx->counters.inbox_appends += write->events.size();

@@ -137,7 +137,7 @@ void create_group(Context& context, UserId owner, std::string name, std::vector<
       [ctx, written, done](bool ok) {
         if (!ok) {
           spdlog::debug("store write failed creating a group of user {}", written->record.owner);
-          done(GroupOutcome{Error::internal, "could not store the group", std::nullopt});
+          done(GroupOutcome{Error::unavailable, "could not store the group", std::nullopt});
           return;
         }
         spdlog::info("user {} created group {} with {} members", written->record.owner, written->record.id,

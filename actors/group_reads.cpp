@@ -111,7 +111,7 @@ caf::response_promise on_group_read(GroupSelf* self, UserId reader, uint64_t seq
         if (!ok) {
           spdlog::debug("group {}: store write failed for a read of user {}", st.gid, reader);
           load_group_state(self);
-          rp.deliver(group_error(Error::internal, "could not store the read cursor"));
+          rp.deliver(group_error(Error::unavailable, "could not store the read cursor"));
           return;
         }
         st.ctx->counters.inbox_appends++;

@@ -106,11 +106,11 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
         if (!ok) {
           spdlog::debug("group {}: store write failed for a message of user {}", st.gid, from);
           load_group_state(self);
-          for (auto& w : waiting) w.deliver(group_error(Error::internal, "could not store the message"));
+          for (auto& w : waiting) w.deliver(group_error(Error::unavailable, "could not store the message"));
           return;
         }
         if (appended->unreadable) {
-          for (auto& w : waiting) w.deliver(group_error(Error::internal, "could not check the cid; send it again"));
+          for (auto& w : waiting) w.deliver(group_error(Error::unavailable, "could not check the cid; send it again"));
           return;
         }
         GroupReply reply;
@@ -178,7 +178,7 @@ caf::response_promise on_group_recall(GroupSelf* self, UserId by, uint64_t seq) 
         auto& st = self->state;
         st.recalling.erase(seq);
         if (!ok) {
-          rp.deliver(group_error(Error::internal, "could not store the recall"));
+          rp.deliver(group_error(Error::unavailable, "could not store the recall"));
           return;
         }
         st.ctx->counters.inbox_appends += members->size();

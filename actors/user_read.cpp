@@ -56,7 +56,7 @@ std::function<void(bool, const std::vector<uint64_t>&)> report_failure(UserSelf*
     if (connection)
       caf::anon_send(connection, frame_atom::value,
                      SharedText(std::make_shared<const std::string>(
-                         frames::error(Error::internal, "could not store the " + what, rid).dump())));
+                         frames::error(Error::unavailable, "could not store the " + what, rid).dump())));
   };
 }
 

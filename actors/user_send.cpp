@@ -46,7 +46,7 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   if (st.ctx->dedup_index.may_be_stored(st.user, req.cid))
     answer = find_dedup(st.ctx->store, st.user, req.cid, now, &unreadable);
   if (unreadable) {  // it may be stored: writing it again could store it twice
-    reply_error(self, device, Error::internal, "could not check the cid; send it again", cmd);
+    reply_error(self, device, Error::unavailable, "could not check the cid; send it again", cmd);
     return;
   }
   if (answer) {
@@ -238,7 +238,7 @@ void on_committed(UserSelf* self, const CommitOutcomePtr& outcome) {
     spdlog::debug("user {}: store write failed for cid {}", st.user, outcome->cid);
     for (auto& w : waiters)
       send_to_device(self, w.device,
-                     frames::error(Error::internal, "could not store the message", w.rid, outcome->cid));
+                     frames::error(Error::unavailable, "could not store the message", w.rid, outcome->cid));
     return;
   }
   st.ctx->counters.messages_accepted++;

@@ -147,9 +147,9 @@ bool route_accounts(RouteContext& ctx) {
   const auto& p = ctx.path;
   auto method = ctx.req.method();
   if (p.size() == 1 && p[0] == "healthz" && method == http::verb::get) {
-    // A store that refused a write refuses every later one: a load balancer should stop sending
-    // clients here (store.hpp, write_errors).
-    if (ctx.state->store.write_errors() > 0)
+    // A store that cannot write (LevelDB after a refused write, PostgreSQL while unreachable): a
+    // load balancer should stop sending clients here (store.hpp, healthy).
+    if (!ctx.state->store.healthy())
       ctx.reply(json_response(ctx.req, http::status::service_unavailable, json{{"status", "store_failed"}}));
     else
       ctx.reply(json_response(ctx.req, http::status::ok, json{{"status", "ok"}}));

@@ -71,6 +71,13 @@ struct ServerOptions {
   std::string tls_cert;
   std::string tls_key;
   bool fsync = false;
+  // Keep all state in this PostgreSQL database (a libpq conninfo or postgresql:// URI) instead of
+  // LevelDB in data_dir; empty: LevelDB.
+  std::string postgres;
+  // PostgreSQL: writes waiting for the commit thread before further ones are refused (0: no
+  // bound), and the longest any statement (a lock wait included) may run.
+  int64_t store_queue_max = 10000;
+  int64_t postgres_timeout_ms = 10000;
   std::string log_level = "info";
   // An HTTP request (or the first bytes of a connection) must arrive within this time.
   int64_t http_timeout_ms = 30000;

@@ -54,7 +54,7 @@ void hash_params(PasswordHashCost cost, unsigned long long& ops, size_t& mem) {
 }  // namespace
 
 Accounts::Accounts(Store& store, PasswordHashCost cost, int64_t token_ttl_s)
-    : store_(store), cost_(cost), token_ttl_s_(token_ttl_s) {}
+    : store_(store), users_(store, keys::counter_next_user_id()), cost_(cost), token_ttl_s_(token_ttl_s) {}
 
 std::string Accounts::hash_token(const std::string& token) {
   unsigned char out[crypto_generichash_BYTES];
@@ -195,9 +195,8 @@ std::optional<std::string> Accounts::username_of(UserId user) const {
 
 bool Accounts::exists(UserId user) const {
   // Ids come from one counter, written in the same batch as the user record, and accounts are
-  // never deleted: every id up to the counter's durable value exists. (No LevelDB read on the
-  // send path.)
-  return user >= 1 && user <= store_.counter(keys::counter_next_user_id());
+  // never deleted: every id up to the counter's durable value exists.
+  return users_.covers(user);
 }
 
 }  // namespace im

@@ -10,6 +10,8 @@
 #include <string>
 #include <unordered_set>
 
+#include "store/id_horizon.hpp"
+
 #include "protocol/errors.hpp"
 #include "protocol/ids.hpp"
 #include "protocol/options.hpp"
@@ -60,6 +62,7 @@ class Accounts {
   void release(const std::string& username);
 
   Store& store_;
+  IdHorizon users_;  // exists()
   PasswordHashCost cost_;
   int64_t token_ttl_s_;
   std::mutex claims_mutex_;

@@ -112,6 +112,10 @@ class Store {
   // ok = false, the first failure is logged once as an error, and /healthz answers 503.
   virtual uint64_t write_errors() const { return 0; }
 
+  // Whether writes work now. LevelDB: until the first refused write. PostgreSQL: false from a
+  // failed write (the database unreachable or refusing) until one succeeds again.
+  virtual bool healthy() const { return write_errors() == 0; }
+
   // Writes buffered data and stops the commit thread. Called once, at shutdown.
   virtual void flush() = 0;
 };

@@ -61,7 +61,7 @@ TEST_CASE("after LevelDB refuses a write: /healthz 503, a metric, one error line
   }
   REQUIRE_FALSE(refused.is_null());
   CHECK(refused["type"] == "error");
-  CHECK(refused["code"] == "internal");
+  CHECK(refused["code"] == "unavailable");
   CHECK(acked > 0);
 
   auto health = imclient::http(server.endpoint, "GET", "/healthz");
@@ -74,7 +74,7 @@ TEST_CASE("after LevelDB refuses a write: /healthz 503, a metric, one error line
   for (int i = 0; i < 3; ++i) {
     conn->send(imclient::text_message(bob.user, "small"));
     auto answer = conn->expect("error", 10s);
-    CHECK(answer["code"] == "internal");
+    CHECK(answer["code"] == "unavailable");
   }
   CHECK(opstest::metric(server.endpoint, "imserver_store_write_errors_total") >= errors + 3);
   CHECK(imclient::http(server.endpoint, "GET", "/healthz").status == 503);

@@ -31,9 +31,7 @@ std::string block_path(const imclient::Account& who) { return "/api/blocks/" + s
 void seed_group(imtest::TestServer& server, uint64_t group, uint64_t owner, const std::vector<uint64_t>& members) {
   server.stop();
   {
-    std::string error;
-    auto store = im::Store::open({server.options.data_dir + "/db", false}, &error);
-    REQUIRE_MESSAGE(store != nullptr, error);
+    auto store = server.open_store();
     json record{{"name", "team"}, {"owner", owner}, {"members", members}};
     REQUIRE(store->commit_and_wait([&](im::Txn& txn) { txn.put(im::keys::group(group), record.dump()); }));
     store->flush();

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "client/http.hpp"
+#include "support/postgres.hpp"
 #include "support/test_server.hpp"
 
 namespace imtest {
@@ -31,6 +32,10 @@ ServerProcess::ServerProcess(const std::string& data_dir, std::vector<std::strin
   log_path_ = data_dir + "/server.log";
   std::vector<std::string> argv_strings = {imserver_binary(), "--port", std::to_string(endpoint.port),
                                            "--bind", "127.0.0.1", "--data-dir", data_dir};
+  if (auto postgres = postgres_for(data_dir); !postgres.empty()) {
+    argv_strings.push_back("--postgres");
+    argv_strings.push_back(postgres);
+  }
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");

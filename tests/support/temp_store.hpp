@@ -1,5 +1,6 @@
 #pragma once
-// A real LevelDB store in a fresh temporary directory, removed when the test ends.
+// A real store in a fresh temporary directory, removed when the test ends: LevelDB, or on the
+// PostgreSQL pass (support/postgres.hpp) a fresh database of the private server.
 
 #include <doctest/doctest.h>
 
@@ -8,7 +9,9 @@
 #include <memory>
 #include <string>
 
+#include "store/pg_store.hpp"
 #include "store/store.hpp"
+#include "support/postgres.hpp"
 
 namespace imtest {
 
@@ -24,7 +27,8 @@ struct TempStore {
   }
   void open(bool fsync) {
     std::string error;
-    store = im::Store::open({dir, fsync}, &error);
+    if (auto postgres = postgres_for(dir); !postgres.empty()) store = im::open_pg_store({postgres}, &error);
+    else store = im::Store::open({dir, fsync}, &error);
     REQUIRE_MESSAGE(store, error);
   }
   // Closes the store (every queued commit is written first) and opens it again.

@@ -1,5 +1,8 @@
 #include "support/test_server.hpp"
 
+#include "store/pg_store.hpp"
+#include "support/postgres.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -33,6 +36,7 @@ TestServer::TestServer(const std::function<void(im::ServerOptions&)>& configure)
   options.register_per_min_per_ip = 0;
   options.log_level = "warn";
   options.data_dir = make_data_dir();
+  options.postgres = postgres_for(options.data_dir);
   if (configure) configure(options);
   app_ = std::make_unique<im::App>(options);
   endpoint.port = app_->start();
@@ -53,6 +57,15 @@ void TestServer::restart() {
   stop();
   app_ = std::make_unique<im::App>(options);
   endpoint.port = app_->start();
+}
+
+std::unique_ptr<im::Store> TestServer::open_store() const {
+  std::string error;
+  std::unique_ptr<im::Store> store;
+  if (!options.postgres.empty()) store = im::open_pg_store({options.postgres}, &error);
+  else store = im::Store::open({options.data_dir + "/db", false}, &error);
+  if (!store) throw std::runtime_error("cannot open the test server's store: " + error);
+  return store;
 }
 
 imclient::Account TestServer::account(const std::string& prefix) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "app.hpp"
+#include "store/store.hpp"
 #include "client/client.hpp"
 
 namespace imtest {
@@ -24,6 +25,10 @@ class TestServer {
   imclient::Endpoint endpoint;
   im::ServerOptions options;
   im::App& app() { return *app_; }
+
+  // The server's store (LevelDB or PostgreSQL, as options say), opened by the test while the
+  // server is stopped: to seed or inspect records directly.
+  std::unique_ptr<im::Store> open_store() const;
 
   // A fresh account with a unique name, logged in.
   imclient::Account account(const std::string& prefix = "user");

@@ -6,6 +6,7 @@
 #include "actors/runtime.hpp"
 #include "net/server.hpp"
 #include "store/accounts.hpp"
+#include "store/pg_store.hpp"
 #include "store/store.hpp"
 #include "sweeper.hpp"
 
@@ -31,12 +32,21 @@ uint16_t App::start() {
   std::filesystem::create_directories(options_.data_dir, ec);
   parts_ = std::make_unique<Parts>();
   std::string error;
-  StoreOptions store_options;
-  store_options.path = options_.data_dir + "/db";
-  store_options.fsync = options_.fsync;
-  store_options.counter_cache_entries = static_cast<size_t>(options_.counter_cache_entries);
-  parts_->store = Store::open(store_options, &error);
-  if (!parts_->store) throw std::runtime_error("cannot open the store in " + options_.data_dir + ": " + error);
+  if (!options_.postgres.empty()) {
+    PgStoreOptions pg;
+    pg.conninfo = options_.postgres;
+    pg.queue_max = static_cast<size_t>(options_.store_queue_max);
+    pg.statement_timeout_ms = static_cast<int>(options_.postgres_timeout_ms);
+    parts_->store = open_pg_store(pg, &error);
+    if (!parts_->store) throw std::runtime_error("cannot open the PostgreSQL store: " + error);
+  } else {
+    StoreOptions store_options;
+    store_options.path = options_.data_dir + "/db";
+    store_options.fsync = options_.fsync;
+    store_options.counter_cache_entries = static_cast<size_t>(options_.counter_cache_entries);
+    parts_->store = Store::open(store_options, &error);
+    if (!parts_->store) throw std::runtime_error("cannot open the store in " + options_.data_dir + ": " + error);
+  }
   parts_->accounts = std::make_unique<Accounts>(*parts_->store, options_.password_hash_cost, options_.token_ttl_s);
   parts_->runtime = std::make_unique<Runtime>(options_, *parts_->store, *parts_->accounts);
   remove_upload_leftovers(options_.data_dir, *parts_->store);  // before serving: no upload is running yet

@@ -3,13 +3,16 @@
 
 #include <csignal>
 #include <iostream>
+#include <string>
 
 #include <spdlog/spdlog.h>
 
 #include "app.hpp"
 #include "flags.hpp"
+#include "migrate_command.hpp"
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "migrate") return im::run_migrate_command(argc - 1, argv + 1);
   im::ServerOptions options;
   auto flags = im::parse_flags(argc, argv, options);
   if (flags.outcome == im::FlagsResult::Outcome::exit_ok) {
