@@ -2,6 +2,11 @@
 # Source it; it defines start_server (sets SERVER_PID, SERVER_PORT, SERVER_DATA) and stop_server.
 
 BUILD_DIR=${BUILD_DIR:-build}
+# STORE=postgres: every server keeps its state in a fresh database of a private PostgreSQL
+# (scripts/postgres, in $BENCH_POSTGRES_DIR, with PostgreSQL's default durability: fsync and
+# synchronous_commit on), started on first use and left running.
+STORE=${STORE:-leveldb}
+BENCH_POSTGRES_DIR=${BENCH_POSTGRES_DIR:-/tmp/imbench-postgres}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -14,7 +19,14 @@ free_port() {
 start_server() {
   SERVER_DATA=$(mktemp -d /tmp/imbench-data.XXXXXX)
   SERVER_PORT=$(free_port)
-  "$BUILD_DIR/imserver" --port "$SERVER_PORT" --bind 127.0.0.1 --data-dir "$SERVER_DATA" \
+  local store_flags=()
+  if [[ $STORE == postgres ]]; then
+    local base database="bench_$(basename "$SERVER_DATA" | tr -dc 'a-zA-Z0-9' | tr 'A-Z' 'a-z')"
+    base=$("$(dirname "${BASH_SOURCE[0]}")/postgres" start "$BENCH_POSTGRES_DIR")
+    psql "$base" -qc "CREATE DATABASE $database" >/dev/null
+    store_flags=(--postgres "host=$BENCH_POSTGRES_DIR user=postgres dbname=$database")
+  fi
+  "$BUILD_DIR/imserver" "${store_flags[@]}" --port "$SERVER_PORT" --bind 127.0.0.1 --data-dir "$SERVER_DATA" \
     --password-hash-cost min --register-per-min-per-ip 0 --rate-sends-per-s 0 --rate-frames-per-s 0 \
     --log-level warn "$@" \
     >"$SERVER_DATA/server.log" 2>&1 &

@@ -101,6 +101,9 @@ std::unique_ptr<Conn> Conn::open(const std::string& conninfo, int statement_time
     while (error && !error->empty() && error->back() == '\n') error->pop_back();
     return nullptr;
   }
+  // Notices (a ROLLBACK with no transaction left, say) go to the debug log, not to stderr.
+  PQsetNoticeProcessor(
+      raw, [](void*, const char* message) { spdlog::debug("postgres: {}", message); }, nullptr);
   std::string setup = "SET TIME ZONE 'UTC'; SET client_min_messages = warning; SET statement_timeout = " +
                       std::to_string(statement_timeout_ms);
   auto r = conn->exec(setup.c_str());

@@ -391,27 +391,29 @@ class PgStore final : public Store {
       fail(group, c.error());
       return false;
     }
-    int sent = 0;
     bool queued = true;
     Params none;
-    if (!group.begun) queued = queued && c.send(kBegin, none), ++sent;
+    if (!group.begun) {
+      queued = queued && c.send(kBegin, none);
+      group.begun = queued;  // a BEGIN was sent: a failure must end with ROLLBACK
+    }
     if (!counter_keys.empty()) {
       Params p;
       p.bytes(pg::bytea_array(counter_keys)).bytes(pg::int8_array(counter_values));
-      queued = queued && c.send(kSetCounters, p), ++sent;
+      queued = queued && c.send(kSetCounters, p);
     }
     if (!delete_keys.empty()) {
       Params p;
       p.bytes(pg::bytea_array(delete_keys));
-      queued = queued && c.send(kDelete, p), ++sent;
+      queued = queued && c.send(kDelete, p);
     }
     if (!put_keys.empty()) {
       Params p;
       p.bytes(pg::bytea_array(put_keys)).bytes(pg::bytea_array(put_values));
-      queued = queued && c.send(kPut, p), ++sent;
+      queued = queued && c.send(kPut, p);
     }
     Params commit_params;
-    queued = queued && c.send(kCommit, commit_params), ++sent;
+    queued = queued && c.send(kCommit, commit_params);
     queued = queued && PQpipelineSync(c.get()) == 1;
     bool ok = queued;
     std::string error = queued ? "" : c.error();
@@ -420,7 +422,10 @@ class PgStore final : public Store {
       for (;;) {
         Result r(PQgetResult(c.get()));
         if (!r.get()) {
-          if (c.broken()) break;
+          if (c.broken()) {  // the outcome is unknown: reported as a failure, the resend dedups
+            ok = false;
+            break;
+          }
           continue;
         }
         auto status = PQresultStatus(r.get());
@@ -431,8 +436,10 @@ class PgStore final : public Store {
         }
       }
     }
-    PQexitPipelineMode(c.get());
     if (!ok) fail(group, error.empty() ? c.error() : error);
+    // A pipeline left half sent cannot be left: the connection is dropped, and the next group
+    // opens a new one (the server rolls the transaction back when the session ends).
+    if (PQexitPipelineMode(c.get()) != 1) writer_.reset();
     return ok;
   }
 
