@@ -107,14 +107,15 @@ GroupReply group_error(Error code, std::string message) {
   return reply;
 }
 
-void commit_then(GroupSelf* self, Store::Build build, std::function<void(bool ok)> then) {
+void commit_then(GroupSelf* self, Store::Build build, std::function<void(bool ok)> then, CommitHints hints) {
   self->state.writes_in_flight++;
   auto continuation = std::make_shared<std::function<void(bool)>>(std::move(then));
-  self->state.ctx->store.commit(std::move(build),
-                                [me = caf::actor_cast<caf::actor>(self), continuation](bool ok) {
-                                  caf::anon_send(me, group_committed_atom::value, ok,
-                                                 GroupContinuation(continuation));
-                                });
+  self->state.ctx->store.commit(
+      std::move(build),
+      [me = caf::actor_cast<caf::actor>(self), continuation](bool ok) {
+        caf::anon_send(me, group_committed_atom::value, ok, GroupContinuation(continuation));
+      },
+      std::move(hints));
 }
 
 void load_group_state(GroupSelf* self) {

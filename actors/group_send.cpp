@@ -67,6 +67,12 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
   auto max_events = static_cast<uint64_t>(opts.inbox_max_events);
   auto dedup_expiry = now_ms() + opts.dedup_retention_s * 1000;
   auto* index = &st.ctx->dedup_index;
+  // The counters and the dedup record the build uses, named ahead (CommitHints).
+  CommitHints hints;
+  hints.counters.reserve(members->size() + 1);
+  hints.counters.push_back(keys::counter_conv_seq(conv));
+  for (auto member : *members) hints.counters.push_back(keys::counter_inbox_head(member));
+  hints.reads.push_back(keys::dedup(from, cid));
   commit_then(
       self,
       [=](Txn& txn) {
@@ -125,7 +131,8 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
         st.ctx->counters.inbox_appends += members->size();
         for (auto& w : waiting) w.deliver(reply);
         notify_members(*st.ctx, *members, *appended);
-      });
+      },
+      std::move(hints));
   return rp;
 }
 

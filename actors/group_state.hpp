@@ -44,7 +44,7 @@ struct GroupState {
 using GroupSelf = caf::stateful_actor<GroupState>;
 
 // Runs `build` as one atomic store write, then `then(ok)` inside the actor.
-void commit_then(GroupSelf* self, Store::Build build, std::function<void(bool ok)> then);
+void commit_then(GroupSelf* self, Store::Build build, std::function<void(bool ok)> then, CommitHints hints = {});
 // Reloads record, head and cursors from the store (at start, and after a failed write).
 void load_group_state(GroupSelf* self);
 void schedule_passivation(GroupSelf* self);

@@ -112,6 +112,8 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   // The conversation lists only need the entry to exist; it is written until a write has made it so.
   bool list_conv = st.listed_peers.count(peer) == 0;
   st.in_flight[cid].push_back(waiter);
+  CommitHints hints;  // what the build numbers, named ahead
+  hints.counters = {keys::counter_conv_seq(conv), keys::counter_inbox_head(user), keys::counter_inbox_head(peer)};
   st.ctx->store.commit(
       [=](Txn& txn) {
         auto ts = now_ms();
@@ -138,7 +140,8 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
         // stays contiguous. Through this actor, the peer's own echo could overtake it.
         if (ok) notify_appended(*ctx, outcome->peer, outcome->peer_useq, std::move(outcome->peer_text));
         caf::anon_send(self, committed_atom::value, outcome);
-      });
+      },
+      std::move(hints));
 }
 
 // Applies every held send in cseq order, reporting the cseqs that never came.

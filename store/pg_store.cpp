@@ -20,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -55,6 +56,16 @@ const Statement kDelete{"delete", "DELETE FROM im_kv WHERE k = ANY($1::bytea[])"
 const Statement kPut{"put",
                      "INSERT INTO im_kv (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) "
                      "ON CONFLICT (k) DO UPDATE SET v = excluded.v"};
+// The group's hinted keys (CommitHints), locked and read at its start: counters in key order,
+// records under advisory locks taken in lock-id order, so that two processes' groups that need
+// the same keys queue up instead of deadlocking. Each is one statement of the pipeline.
+const Statement kCreateCounters{"create_counters",
+                                "INSERT INTO im_counter (k, v) SELECT unnest($1::bytea[]), 0 ON CONFLICT (k) DO NOTHING"};
+const Statement kLockCounters{"lock_counters",
+                              "SELECT k, v FROM im_counter WHERE k = ANY($1::bytea[]) ORDER BY k FOR UPDATE"};
+const Statement kLockKeys{"lock_keys",
+                          "SELECT pg_advisory_xact_lock(id) FROM (SELECT unnest($1::int8[]) AS id ORDER BY 1) AS ids"};
+const Statement kReadKeys{"read_keys", "SELECT k, v FROM im_kv WHERE k = ANY($1::bytea[])"};
 const Statement kBegin{"begin", "BEGIN"};
 const Statement kCommit{"commit", "COMMIT"};
 
@@ -66,6 +77,8 @@ struct Group {
   bool failed = false;
   std::string error;
   std::unordered_map<std::string, uint64_t> counters;  // locked by this transaction
+  // Hinted records read at the start under their locks (nullopt: missing).
+  std::unordered_map<std::string, std::optional<std::string>> read_ahead;
   std::map<std::string, std::optional<std::string>, std::less<>> writes;  // last put (or delete) per key
   std::vector<std::string> first_deletes;                                  // del_first
 };
@@ -137,7 +150,9 @@ class PgStore final : public Store {
     }
   }
 
-  void commit(Build build, Done done) override {
+  void commit(Build build, Done done) override { commit(std::move(build), std::move(done), CommitHints()); }
+
+  void commit(Build build, Done done, CommitHints hints) override {
     {
       std::lock_guard<std::mutex> lock(queue_mutex_);
       if (!stopped_) {
@@ -145,13 +160,13 @@ class PgStore final : public Store {
         // in order, on the commit thread, without running its build.
         bool refuse = options_.queue_max > 0 && queue_.size() >= options_.queue_max;
         if (refuse) build = nullptr;
-        queue_.push_back({std::move(build), std::move(done), refuse});
+        queue_.push_back({std::move(build), std::move(done), std::move(hints), refuse});
         queue_cv_.notify_one();
         return;
       }
     }
     std::deque<Pending> one;
-    one.push_back({std::move(build), std::move(done)});
+    one.push_back({std::move(build), std::move(done), std::move(hints)});
     write_group(one);
   }
 
@@ -223,6 +238,7 @@ class PgStore final : public Store {
   struct Pending {
     Build build;
     Done done;
+    CommitHints hints;
     bool refused = false;  // the queue was full: done(false) without running build
   };
 
@@ -298,7 +314,8 @@ class PgStore final : public Store {
         return false;
       }
     }
-    for (const auto* s : {&kLockCounter, &kLockedGet, &kSetCounters, &kDelete, &kPut, &kBegin, &kCommit})
+    for (const auto* s : {&kLockCounter, &kLockedGet, &kSetCounters, &kDelete, &kPut, &kBegin, &kCommit,
+                          &kCreateCounters, &kLockCounters, &kLockKeys, &kReadKeys})
       if (!writer_->prepare(*s)) {
         note_failure("cannot prepare statements: " + writer_->error());
         writer_.reset();
@@ -332,6 +349,7 @@ class PgStore final : public Store {
     std::lock_guard<std::mutex> lock(write_mutex_);
     auto started = std::chrono::steady_clock::now();
     if (!connect_writer()) fail(group, "not connected");
+    else read_ahead(work, group);
     for (auto& p : work) {
       if (p.refused) {
         ++refused;
@@ -361,6 +379,68 @@ class PgStore final : public Store {
       p.done = nullptr;
       if (done) done(ok && !p.refused);
     }
+  }
+
+  // Begins the group's transaction, and locks and reads every hinted counter and record, in one
+  // pipeline: without hints, each first use of a key in a build would cost a round trip.
+  void read_ahead(const std::deque<Pending>& work, Group& group) {
+    std::set<std::string> counter_set, read_set;
+    for (const auto& p : work) {
+      if (p.refused) continue;
+      counter_set.insert(p.hints.counters.begin(), p.hints.counters.end());
+      read_set.insert(p.hints.reads.begin(), p.hints.reads.end());
+    }
+    if (counter_set.empty() && read_set.empty()) return;
+    std::vector<std::string_view> counter_keys(counter_set.begin(), counter_set.end());
+    std::vector<std::string_view> read_keys(read_set.begin(), read_set.end());
+    std::vector<uint64_t> lock_ids;
+    for (auto k : read_keys) lock_ids.push_back(static_cast<uint64_t>(pg::lock_id(k)));
+    auto& c = *writer_;
+    if (PQenterPipelineMode(c.get()) != 1) return fail(group, c.error());
+    Params none, counters, locks, reads;
+    bool queued = c.send(kBegin, none);
+    group.begun = queued;
+    if (!counter_keys.empty()) {
+      counters.bytes(pg::bytea_array(counter_keys));
+      queued = queued && c.send(kCreateCounters, counters) && c.send(kLockCounters, counters);
+    }
+    if (!read_keys.empty()) {
+      locks.bytes(pg::int8_array(lock_ids));
+      reads.bytes(pg::bytea_array(read_keys));
+      queued = queued && c.send(kLockKeys, locks) && c.send(kReadKeys, reads);
+    }
+    queued = queued && PQpipelineSync(c.get()) == 1;
+    std::string error = queued ? "" : c.error();
+    // Results in the order sent; the rows of the two reads are recognised by their statement.
+    int statement = 0;
+    const int lock_counters = counter_keys.empty() ? -1 : 2, read_records = read_keys.empty() ? -1 : (counter_keys.empty() ? 2 : 4);
+    if (queued) {
+      for (;;) {
+        Result r(PQgetResult(c.get()));
+        if (!r.get()) {
+          if (c.broken()) {
+            if (error.empty()) error = c.error();
+            break;
+          }
+          ++statement;
+          continue;
+        }
+        if (PQresultStatus(r.get()) == PGRES_PIPELINE_SYNC) break;
+        if (!r.ok()) {
+          if (error.empty()) error = r.error();
+          continue;
+        }
+        if (statement == lock_counters)
+          for (int i = 0; i < r.rows(); ++i) group.counters[std::string(r.bytes(i, 0))] = r.u64(i, 1);
+        if (statement == read_records)
+          for (int i = 0; i < r.rows(); ++i) group.read_ahead[std::string(r.bytes(i, 0))] = std::string(r.bytes(i, 1));
+      }
+    }
+    if (PQexitPipelineMode(c.get()) != 1) {
+      if (error.empty()) error = "a pipeline was left half read";
+    }
+    if (!error.empty()) return fail(group, error);
+    for (auto k : read_keys) group.read_ahead.try_emplace(std::string(k), std::nullopt);
   }
 
   // Sends the group's writes and COMMIT in one pipeline; true when COMMIT succeeded.
@@ -475,6 +555,11 @@ uint64_t& GroupTxn::counter(const std::string& key) {
 
 Lookup GroupTxn::lookup(std::string_view key, std::string* value) {
   if (auto it = group_.writes.find(key); it != group_.writes.end()) {
+    if (!it->second) return Lookup::missing;
+    *value = *it->second;
+    return Lookup::found;
+  }
+  if (auto it = group_.read_ahead.find(std::string(key)); it != group_.read_ahead.end()) {
     if (!it->second) return Lookup::missing;
     *value = *it->second;
     return Lookup::found;

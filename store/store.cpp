@@ -175,6 +175,7 @@ class LevelStore final : public Store {
     return it->status().ok();
   }
 
+  using Store::commit;  // the hinted form: LevelDB reads counters and keys in memory or cache
   void commit(Build build, Done done) override {
     {
       std::lock_guard<std::mutex> lock(queue_mutex_);

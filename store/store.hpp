@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace im {
 
@@ -36,6 +37,14 @@ class Txn {
   // Reads the committed database (not this write's own puts); as Store::get and Store::lookup.
   virtual bool get(std::string_view key, std::string* value) = 0;
   virtual Lookup lookup(std::string_view key, std::string* value) = 0;
+};
+
+// Keys a build will use, named ahead so that a store can lock and read them for a whole group
+// commit at once (PostgreSQL: one round trip for the group instead of one per key). Only a hint:
+// a build may use other keys too, and LevelDB ignores it.
+struct CommitHints {
+  std::vector<std::string> counters;  // for Txn::next and Txn::peek
+  std::vector<std::string> reads;     // for Txn::get and Txn::lookup
 };
 
 struct StoreOptions {
@@ -81,6 +90,11 @@ class Store {
   // call the store, and must only touch state it owns. A read issued before done runs may not see
   // the write.
   virtual void commit(Build build, Done done) = 0;
+  // The same, with the keys the build will use (CommitHints).
+  virtual void commit(Build build, Done done, CommitHints hints) {
+    (void)hints;
+    commit(std::move(build), std::move(done));
+  }
 
   // commit() that blocks until the write is durable and returns whether it succeeded. Only for
   // threads that may block (never an I/O or actor thread).
