@@ -69,10 +69,12 @@ caf::response_promise on_group_send(GroupSelf* self, GroupSendCommand& cmd) {
   auto* index = &st.ctx->dedup_index;
   // The counters and the dedup record the build uses, named ahead (CommitHints).
   CommitHints hints;
-  hints.counters.reserve(members->size() + 1);
-  hints.counters.push_back(keys::counter_conv_seq(conv));
-  for (auto member : *members) hints.counters.push_back(keys::counter_inbox_head(member));
-  hints.reads.push_back(keys::dedup(from, cid));
+  if (st.ctx->store.uses_hints()) {
+    hints.counters.reserve(members->size() + 1);
+    hints.counters.push_back(keys::counter_conv_seq(conv));
+    for (auto member : *members) hints.counters.push_back(keys::counter_inbox_head(member));
+    hints.reads.push_back(keys::dedup(from, cid));
+  }
   commit_then(
       self,
       [=](Txn& txn) {

@@ -113,7 +113,8 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   bool list_conv = st.listed_peers.count(peer) == 0;
   st.in_flight[cid].push_back(waiter);
   CommitHints hints;  // what the build numbers, named ahead
-  hints.counters = {keys::counter_conv_seq(conv), keys::counter_inbox_head(user), keys::counter_inbox_head(peer)};
+  if (st.ctx->store.uses_hints())
+    hints.counters = {keys::counter_conv_seq(conv), keys::counter_inbox_head(user), keys::counter_inbox_head(peer)};
   st.ctx->store.commit(
       [=](Txn& txn) {
         auto ts = now_ms();

@@ -93,6 +93,7 @@ class PgStore final : public Store {
   }
 
   void commit(Build build, Done done) override { commit(std::move(build), std::move(done), CommitHints()); }
+  bool uses_hints() const override { return true; }
 
   void commit(Build build, Done done, CommitHints hints) override {
     {

@@ -90,6 +90,9 @@ class Store {
   // call the store, and must only touch state it owns. A read issued before done runs may not see
   // the write.
   virtual void commit(Build build, Done done) = 0;
+  // Whether this store uses CommitHints. Callers build hints only then: on LevelDB a group send
+  // would otherwise build a key per member for nothing.
+  virtual bool uses_hints() const { return false; }
   // The same, with the keys the build will use (CommitHints).
   virtual void commit(Build build, Done done, CommitHints hints) {
     (void)hints;
