@@ -67,7 +67,7 @@ struct Device {
   size_t gaps = 0;              // a processed useq that did not follow the previous one
   uint64_t cseqs_given = 0;     // the highest cseq handed to a message of this device
   uint64_t cseq_acknowledged = 0;  // the highest cseq that got a send_ack
-  uint64_t next_cseq = 0;       // auth_ok.next_cseq of the latest connection
+  uint64_t next_cseq = 0;       // auth_ok.next_cseq of the latest connection since the last restart
   // A connection shows the device's cursor as min(its first pushed useq - 1, auth_ok.useq).
   // The first shown after a restart is the stored cursor: no connection before it acknowledged
   // anything. Later ones show the server's cursor in memory, which may run ahead of the stored.
@@ -327,6 +327,9 @@ class Soak {
         drain(u, d, 0ms);
         d.conn.reset();
         d.cursor_this_run.reset();
+        // In memory next_cseq counts sends applied but not yet stored, which a kill may lose:
+        // across it only the acknowledged cseqs bound it (PROTOCOL.md section 11).
+        d.next_cseq = 0;
       }
     ++rounds_done_;
     (void)round;
