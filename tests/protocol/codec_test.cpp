@@ -52,6 +52,18 @@ TEST_CASE("decode_frame reads MessagePack and rejects invalid UTF-8 inside it") 
         DecodeStatus::not_object);
 }
 
+TEST_CASE("decode_frame refuses MessagePack bin and ext values, which JSON cannot carry") {
+  // fixmap{2}: "type" -> "read", "k" -> the value under test; the 28-byte fuzz find had a fixext4.
+  auto frame_with = [](const std::string& value) { return std::string("\x82\xa4type\xa4read\xa1k") + value; };
+  CHECK(im::decode_frame(frame_with(std::string("\x01", 1)), Encoding::msgpack, 64).status == DecodeStatus::ok);
+  for (const auto& value : {std::string("\xc4\x02xy", 4), std::string("\xd6\x05wxyz", 6),
+                            std::string("\xc7\x01\x05x", 4), std::string("\x91\xd4\x05x", 4)}) {
+    auto decoded = im::decode_frame(frame_with(value), Encoding::msgpack, 64);
+    CHECK(decoded.status == DecodeStatus::malformed);
+    CHECK(decoded.message.find("bin or ext") != std::string::npos);
+  }
+}
+
 TEST_CASE("transcode_json_text round-trips through MessagePack") {
   std::string text = R"({"type":"msg","useq":7,"body":{"text":"x"}})";
   CHECK(im::transcode_json_text(text, Encoding::json) == text);
