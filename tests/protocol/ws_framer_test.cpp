@@ -222,7 +222,8 @@ TEST_CASE("ws: protocol violations close with the right code, and the parser sta
     do ev = parser.next(in); while (ev.kind != Kind::error && ev.kind != Kind::need_more);
     REQUIRE(ev.kind == Kind::error);
     CHECK(!ev.error.empty());
-    std::string_view more = client_frame(kFin | 1, "fine");
+    auto fine = client_frame(kFin | 1, "fine");
+    std::string_view more = fine;
     auto again = parser.next(more);
     CHECK(again.kind == Kind::error);
     CHECK(again.close_code == row.code);
