@@ -2,7 +2,6 @@
 
 #include "net/http_api.hpp"
 #include "protocol/codec.hpp"
-#include "store/keys.hpp"
 
 namespace im::net {
 
@@ -133,10 +132,9 @@ void get_user_by_name(RouteContext& ctx) {
   auto name = query_param(ctx.req.target(), "username");
   if (!name || !valid_username(*name))
     return ctx.reply(error_response(ctx.req, Error::invalid, "username query parameter required"));
-  std::string id;
-  if (!ctx.state->store.get(keys::username(*name), &id) || id.size() != 8)
-    return ctx.reply(error_response(ctx.req, Error::not_found, "no such user"));
-  auto user = keys::get_u64(id);
+  auto found = ctx.state->records.user_by_name(*name);
+  if (!found) return ctx.reply(error_response(ctx.req, Error::not_found, "no such user"));
+  auto user = *found;
   ctx.reply(json_response(ctx.req, http::status::ok,
                           json{{"user", user}, {"username", *name}, {"online", ctx.state->runtime.online(user)}}));
 }
@@ -149,7 +147,7 @@ bool route_accounts(RouteContext& ctx) {
   if (p.size() == 1 && p[0] == "healthz" && method == http::verb::get) {
     // A store that cannot write (LevelDB after a refused write, PostgreSQL while unreachable): a
     // load balancer should stop sending clients here (store.hpp, healthy).
-    if (!ctx.state->store.healthy())
+    if (!ctx.state->records.healthy())
       ctx.reply(json_response(ctx.req, http::status::service_unavailable, json{{"status", "store_failed"}}));
     else
       ctx.reply(json_response(ctx.req, http::status::ok, json{{"status", "ok"}}));

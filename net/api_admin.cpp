@@ -12,8 +12,6 @@
 #include "net/http_api.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/ids.hpp"
-#include "store/inbox.hpp"
-#include "store/keys.hpp"
 
 namespace im::net {
 
@@ -111,7 +109,7 @@ void get_status(RouteContext& ctx) {
              {"group", c.actors_group.load()}}},
            {"messages_per_s", std::round(rate * 10.0) / 10.0},
            {"messages_total", c.messages_accepted.load()},
-           {"store_bytes", state.store.approximate_bytes()}};
+           {"store_bytes", state.records.approximate_bytes()}};
   ctx.reply(json_response(ctx.req, http::status::ok, out));
 }
 
@@ -190,7 +188,7 @@ void get_user(RouteContext& ctx, const std::string& id_text) {
     // No live actor: everything it would know is on disk.
     json out{{"user", user},
              {"online", false},
-             {"useq", inbox_head(state->store, user)},
+             {"useq", state->records.inbox_head(user)},
              {"devices", json::array()},
              {"dedup_entries", 0},
              {"in_flight", 0},
@@ -203,41 +201,30 @@ void get_user(RouteContext& ctx, const std::string& id_text) {
 
 // The group actor's own snapshot when it is live; otherwise the group's state on disk.
 // {group, name, owner, members, seq, read_cursors: {user: seq}}.
-json group_from_store(SharedState& state, GroupId gid, const json& record) {
-  auto conv = Conv::group(gid);
+json group_from_store(SharedState& state, const GroupRecord& record) {
+  auto conv = Conv::group(record.id);
   json cursors = json::object();
-  json members = record.value("members", json::array());
-  for (auto& m : members) {
-    if (!m.is_number_unsigned()) continue;
-    std::string value;
-    uint64_t cursor = 0;
-    if (state.store.get(keys::read_cursor(m.get<uint64_t>(), conv), &value) && value.size() >= 8)
-      cursor = keys::get_u64(value);
-    cursors[std::to_string(m.get<uint64_t>())] = cursor;
-  }
-  return json{{"group", gid},
-              {"name", record.value("name", std::string())},
-              {"owner", record.value("owner", json(nullptr))},
-              {"members", members},
-              {"seq", state.store.counter(keys::counter_conv_seq(conv))},
+  for (auto member : record.members) cursors[std::to_string(member)] = state.records.read_cursor(member, conv);
+  return json{{"group", record.id},
+              {"name", record.name},
+              {"owner", record.owner},
+              {"members", record.members},
+              {"seq", state.records.conversation_seq(conv)},
               {"read_cursors", std::move(cursors)}};
 }
 
 void get_group(RouteContext& ctx, const std::string& id_text) {
   auto gid = parse_decimal_u64(id_text);
-  std::string record_text;
-  if (!gid || !ctx.state->store.get(keys::group(*gid), &record_text))
-    return ctx.reply(error_response(ctx.req, Error::not_found, "no such group"));
-  auto record = json::parse(record_text, nullptr, false);
-  if (!record.is_object()) return ctx.reply(error_response(ctx.req, Error::internal, "unreadable group record"));
+  auto record = gid ? ctx.state->records.group(*gid) : std::nullopt;
+  if (!record) return ctx.reply(error_response(ctx.req, Error::not_found, "no such group"));
   auto state = ctx.state;
   auto reply = ctx.reply;
   auto req = ctx.req;
   auto group = *gid;
-  state->runtime.inspect_group(group, kAskTimeout, [state, reply, req, group, record](std::vector<std::string> texts) {
+  state->runtime.inspect_group(group, kAskTimeout, [state, reply, req, record = *record](std::vector<std::string> texts) {
     auto snapshots = parse_all(texts);
     if (!snapshots.empty()) return reply(json_response(req, http::status::ok, snapshots.front()));
-    reply(json_response(req, http::status::ok, group_from_store(*state, group, record)));
+    reply(json_response(req, http::status::ok, group_from_store(*state, record)));
   });
 }
 
@@ -281,13 +268,9 @@ void post_notice(RouteContext& ctx) {
       return ctx.reply(error_response(ctx.req, Error::no_such_user, "no such user"));
     users.push_back(user->get<uint64_t>());
   } else if (group != request->end()) {
-    std::string record_text;
-    if (!group->is_number_unsigned() || !state.store.get(keys::group(group->get<uint64_t>()), &record_text))
-      return ctx.reply(error_response(ctx.req, Error::no_such_group, "no such group"));
-    auto record = json::parse(record_text, nullptr, false);
-    if (record.is_object())
-      for (auto& m : record.value("members", json::array()))
-        if (m.is_number_unsigned()) users.push_back(m.get<uint64_t>());
+    auto record = group->is_number_unsigned() ? state.records.group(group->get<uint64_t>()) : std::nullopt;
+    if (!record) return ctx.reply(error_response(ctx.req, Error::no_such_group, "no such group"));
+    users = record->members;
   } else {
     if (!all->is_boolean() || !all->get<bool>())
       return ctx.reply(error_response(ctx.req, Error::invalid, "all must be true"));
@@ -303,7 +286,7 @@ void post_notice(RouteContext& ctx) {
   auto req = ctx.req;
   auto count = users.size();
   state.runtime.append_events(std::move(appends), [reply, req, count](bool ok, const std::vector<uint64_t>&) {
-    if (!ok) return reply(error_response(req, Error::internal, "could not store the notice"));
+    if (!ok) return reply(error_response(req, Error::unavailable, "could not store the notice"));
     reply(json_response(req, http::status::ok, json{{"delivered", count}}));
   });
 }

@@ -16,9 +16,7 @@
 #include <cstdlib>
 
 #include "net/http_api.hpp"
-#include "store/conversations.hpp"
-#include "store/groups.hpp"
-#include "store/keys.hpp"
+#include "store/records.hpp"
 
 namespace im::net {
 
@@ -60,41 +58,36 @@ struct Entry {
   json item;
 };
 
-Entry list_entry(const Store& store, UserId user, const Conv& conv, uint64_t head, int64_t fallback_activity,
+Entry list_entry(const Records& records, UserId user, const Conv& conv, uint64_t head, int64_t fallback_activity,
                  const ReadCounts* reads) {
   Entry e;
   e.conv = conv.str();
   e.activity = fallback_activity;
   json last = nullptr;
   if (head > 0) {
-    if (auto m = load_message(store, conv, head)) {
+    if (auto m = records.message(conv, head)) {
       e.activity = m->ts;
       last = message_object(conv, head, *m, reads);
     }
   }
-  auto read_seq = load_read_cursor(store, user, conv);
+  auto read_seq = records.read_cursor(user, conv);
   e.item = json{{"conv", e.conv},
                 {"last", last},
-                {"unread", count_unread(store, conv, user, read_seq, head)},
+                {"unread", records.count_unread(conv, user, read_seq, head)},
                 {"read_seq", read_seq}};
   return e;
 }
 
-json conversation_list(const Store& store, UserId user) {
+json conversation_list(const Records& records, UserId user) {
   std::vector<Entry> entries;
-  auto prefix = keys::user_conv_prefix(user);
-  std::vector<Conv> direct;
-  store.scan(prefix, keys::prefix_end(prefix), false, [&](std::string_view key, std::string_view) {
-    if (key.size() >= prefix.size() + 17) direct.push_back(keys::get_conv(key.substr(prefix.size())));
-    return true;
-  });
-  for (const auto& conv : direct) entries.push_back(list_entry(store, user, conv, conversation_head(store, conv), 0, nullptr));
-  for (auto gid : groups_of(store, user)) {
-    auto record = load_group(store, gid);
+  for (const auto& conv : records.direct_conversations(user))
+    entries.push_back(list_entry(records, user, conv, records.conversation_head(conv), 0, nullptr));
+  for (auto gid : records.groups_of(user)) {
+    auto record = records.group(gid);
     if (!record) continue;
     auto conv = Conv::group(gid);
-    auto reads = load_read_counts(store, gid, record->members);
-    entries.push_back(list_entry(store, user, conv, conversation_head(store, conv), record->created_ms, &reads));
+    auto reads = records.read_counts(gid, record->members);
+    entries.push_back(list_entry(records, user, conv, records.conversation_head(conv), record->created_ms, &reads));
   }
   std::sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
     return x.activity != y.activity ? x.activity > y.activity : x.conv < y.conv;
@@ -106,16 +99,15 @@ json conversation_list(const Store& store, UserId user) {
 
 void get_conversations(RouteContext& ctx, UserId user) {
   post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, user] {
-    reply(json_response(req, http::status::ok, conversation_list(state->store, user)));
+    reply(json_response(req, http::status::ok, conversation_list(state->records, user)));
   });
 }
 
 void get_history(RouteContext& ctx, UserId user, const std::string& conv_text) {
   auto conv = parse_conv(percent_decode(conv_text));
   if (!conv) return ctx.reply(error_response(ctx.req, Error::not_found, "no such conversation"));
-  auto& store = ctx.state->store;
-  bool member = conv->is_group() ? is_group_member(store, user, conv->a) : conv->has_member(user);
-  if (!member) return ctx.reply(error_response(ctx.req, Error::not_member, "not your conversation"));
+  if (!conv->is_group() && !conv->has_member(user))
+    return ctx.reply(error_response(ctx.req, Error::not_member, "not your conversation"));
   uint64_t before = 0;  // no bound
   if (auto text = query_param(ctx.req.target(), "before")) {
     auto v = parse_decimal_u64(*text);
@@ -130,15 +122,18 @@ void get_history(RouteContext& ctx, UserId user, const std::string& conv_text) {
       return ctx.reply(error_response(ctx.req, Error::invalid, "limit must be 1 to 200"));
     limit = *v;
   }
-  post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, conv = *conv, before, limit] {
-    auto& store = state->store;
+  // A group's membership is a store read like the page itself: both on the blocking pool.
+  post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, user, conv = *conv, before, limit] {
+    const auto& records = state->records;
     std::optional<ReadCounts> reads;
     if (conv.is_group()) {
-      auto record = load_group(store, conv.a);
-      reads = load_read_counts(store, conv.a, record ? record->members : std::vector<UserId>{});
+      auto record = records.group(conv.a);
+      if (!record || !record->has_member(user))
+        return reply(error_response(req, Error::not_member, "not your conversation"));
+      reads = records.read_counts(conv.a, record->members);
     }
     json messages = json::array();
-    for (const auto& [seq, m] : messages_before(store, conv, before, limit))
+    for (const auto& [seq, m] : records.messages_before(conv, before, limit))
       messages.push_back(message_object(conv, seq, m, reads ? &*reads : nullptr));
     reply(json_response(req, http::status::ok, json{{"messages", messages}}));
   });

@@ -2,8 +2,8 @@
 //
 // POST /api/files stores the raw body under <data-dir>/files/<id> (written to <id>.tmp, then
 // renamed, so a crash never leaves a partial file under a real id) and then records
-// {content_type, size} under keys::file(id). Ids are 16 random bytes in hex: unguessable, so the
-// url itself is the capability to share a file with a conversation.
+// {content_type, size} in the store (Records::file). Ids are 16 random bytes in hex: unguessable,
+// so the url itself is the capability to share a file with a conversation.
 //
 // GET /files/<id> needs a logged-in user: `Authorization: Bearer <token>`, or `?token=<token>`
 // for a browser's <img src> or link, which cannot send a header. Disk I/O runs on the blocking
@@ -19,7 +19,7 @@
 #include <fstream>
 
 #include "net/http_api.hpp"
-#include "store/social.hpp"
+#include "store/records.hpp"
 
 namespace im::net {
 
@@ -109,9 +109,9 @@ void post_file(RouteContext& ctx) {
     }
     if (state->options.fsync) fsync_dir(dir);
     FileRecord record{content_type, bytes->size()};
-    if (!state->store.commit_and_wait([&](Txn& txn) { put_file_record(txn, id, record); })) {
+    if (!state->records.put_file_and_wait(id, record)) {
       fs::remove(final_path, ec);
-      return reply(error_response(req, Error::internal, "could not record the file"));
+      return reply(error_response(req, Error::unavailable, "could not record the file"));
     }
     spdlog::debug("user {} uploaded file {} ({} bytes, {})", user, id, bytes->size(), content_type);
     reply(json_response(req, http::status::created, json{{"url", "/files/" + id}}));
@@ -124,7 +124,7 @@ void get_file(RouteContext& ctx, const std::string& id) {
     if (auto token = query_param(ctx.req.target(), "token")) who = ctx.state->accounts.authenticate(*token);
   }
   if (!who) return ctx.reply(error_response(ctx.req, Error::unauthorized, "missing or invalid token"));
-  auto record = valid_file_id(id) ? find_file_record(ctx.state->store, id) : std::nullopt;
+  auto record = valid_file_id(id) ? ctx.state->records.file(id) : std::nullopt;
   if (!record) return ctx.reply(error_response(ctx.req, Error::not_found, "no such file"));
   post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, id, record = *record] {
     auto path = files_dir(state->options) / id;

@@ -110,16 +110,16 @@ void post_group(RouteContext& ctx, const TokenInfo& who) {
 // A scan of the caller's groups: on the blocking pool, not on the I/O thread.
 void list_groups(RouteContext& ctx, const TokenInfo& who) {
   post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, user = who.user] {
-    auto& store = state->store;
+    const auto& records = state->records;
     json groups = json::array();
-    for (auto gid : groups_of(store, user))
-      if (auto record = load_group(store, gid)) groups.push_back(json{{"group", gid}, {"name", record->name}});
+    for (auto gid : records.groups_of(user))
+      if (auto record = records.group(gid)) groups.push_back(json{{"group", gid}, {"name", record->name}});
     reply(json_response(req, http::status::ok, json{{"groups", groups}}));
   });
 }
 
 void get_group(RouteContext& ctx, const TokenInfo& who, GroupId gid) {
-  auto record = load_group(ctx.state->store, gid);
+  auto record = ctx.state->records.group(gid);
   if (!record) return ctx.reply(error_response(ctx.req, Error::not_found, "no such group"));
   if (!record->has_member(who.user))
     return ctx.reply(error_response(ctx.req, Error::not_member, "you are not a member of this group"));

@@ -9,8 +9,7 @@
 #include <future>
 
 #include "net/http_api.hpp"
-#include "store/keys.hpp"
-#include "store/social.hpp"
+#include "store/records.hpp"
 
 namespace im::net {
 
@@ -48,7 +47,7 @@ void get_friends(RouteContext& ctx) {
   if (!who) return;
   // Prefix scans: on the blocking pool, not on the I/O thread.
   post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, user = who->user] {
-    auto lists = friend_lists(state->store, user);
+    auto lists = state->records.friend_lists(user);
     reply(json_response(req, http::status::ok,
                         json{{"friends", lists.friends}, {"incoming", lists.incoming}, {"outgoing", lists.outgoing}}));
   });
@@ -68,7 +67,7 @@ void change_friendship(RouteContext& ctx, const std::string& peer_text, bool req
     spdlog::info("user {}: too many friend requests, refused", who->user);
     return ctx.reply(error_response(ctx.req, Error::rate_limited, "too many friend requests; try again later"));
   }
-  if (request && is_blocked(ctx.state->store, *peer, who->user))
+  if (request && ctx.state->records.is_blocked(*peer, who->user))
     return ctx.reply(error_response(ctx.req, Error::blocked, "this user blocked you"));
   // Read, decide and write under the friendship lock, until the write is durable (with --fsync
   // that waits for the group commit): on the blocking pool, never on the I/O thread.
@@ -79,7 +78,7 @@ void change_friendship(RouteContext& ctx, const std::string& peer_text, bool req
                      : empty_response(req, http::status::no_content);
     };
     std::unique_lock<std::mutex> lock(friend_change_mutex());
-    auto current = friend_state(state->store, me, peer);
+    auto current = state->records.friend_state(me, peer);
     auto change = request ? plan_friend_request(current) : plan_friend_removal(current);
     if (!change.changes) {
       lock.unlock();
@@ -93,15 +92,12 @@ void change_friendship(RouteContext& ctx, const std::string& peer_text, bool req
     };
     state->runtime.append_events(
         std::move(events), [&written](bool ok, const std::vector<uint64_t>&) { written.set_value(ok); },
-        [me, peer, change](Txn& txn) {
-          put_friend_edge(txn, me, peer, change.mine);
-          put_friend_edge(txn, peer, me, change.theirs);
-        });
+        Records::friend_edges(me, peer, change));
     bool ok = durable.get();
     lock.unlock();
     if (!ok) {
       spdlog::error("friend change {} -> {} failed to write", me, peer);
-      return reply(error_response(req, Error::internal, "could not store the change"));
+      return reply(error_response(req, Error::unavailable, "could not store the change"));
     }
     spdlog::debug("friend {} -> {}: {}", me, peer, change.event);
     reply(answer(change));
@@ -112,7 +108,7 @@ void get_blocks(RouteContext& ctx) {
   auto who = require_user(ctx);
   if (!who) return;
   post_blocking(ctx, [state = ctx.state, req = ctx.req, reply = ctx.reply, user = who->user] {
-    reply(json_response(req, http::status::ok, json{{"blocks", blocks_of(state->store, user)}}));
+    reply(json_response(req, http::status::ok, json{{"blocks", state->records.blocks_of(user)}}));
   });
 }
 
@@ -123,16 +119,10 @@ void change_block(RouteContext& ctx, const std::string& peer_text, bool block) {
   if (!who) return;
   auto peer = target_user(ctx, who->user, peer_text);
   if (!peer) return;
-  auto key = keys::block(who->user, *peer);
-  ctx.state->store.commit(
-      [key, block](Txn& txn) {
-        if (block) txn.put(key, "");
-        else txn.del(key);
-      },
-      [req = ctx.req, reply = ctx.reply](bool ok) {
-        if (!ok) return reply(error_response(req, Error::internal, "could not store the block"));
-        reply(empty_response(req, http::status::no_content));
-      });
+  ctx.state->records.set_block(who->user, *peer, block, [req = ctx.req, reply = ctx.reply](bool ok) {
+    if (!ok) return reply(error_response(req, Error::unavailable, "could not store the block"));
+    reply(empty_response(req, http::status::no_content));
+  });
 }
 
 }  // namespace

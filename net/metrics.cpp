@@ -72,13 +72,13 @@ bool route_metrics(RouteContext& ctx) {
   line(out, "imserver_blocking_jobs", "gauge", "Jobs queued or running on the blocking pool.",
        static_cast<uint64_t>(std::max<int64_t>(0, ctx.state->blocking.jobs())));
   line(out, "imserver_store_commits_queued", "gauge", "Store writes waiting for the commit thread.",
-       ctx.state->store.queued_commits());
+       ctx.state->records.queued_commits());
   line(out, "imserver_store_cached_counters", "gauge", "Counter values the store keeps in memory.",
-       ctx.state->store.cached_counters());
+       ctx.state->records.cached_counters());
   line(out, "imserver_inbox_events_expired_total", "counter", "Inbox events deleted by the sweeper (older than --inbox-retention-days).", c.inbox_events_expired);
   line(out, "imserver_dedup_records_expired_total", "counter", "Expired dedup records deleted by the sweeper.", c.dedup_records_expired);
   line(out, "imserver_sweeps_total", "counter", "Sweeps of expired inbox events and dedup records run (--sweep-interval-s).", c.sweeps);
-  line(out, "imserver_store_write_errors_total", "counter", "Store writes that failed or were refused; /healthz answers 503 while the store cannot write.", ctx.state->store.write_errors());
+  line(out, "imserver_store_write_errors_total", "counter", "Store writes that failed or were refused; /healthz answers 503 while the store cannot write.", ctx.state->records.write_errors());
   histogram(out, "imserver_store_write_seconds", "LevelDB write latency (one commit or group-commit batch, fsync included).", c.store_write);
   histogram(out, "imserver_send_ack_seconds", "From a send being applied to its send_ack (the durable write in between).", c.send_ack);
   out.append("# HELP imserver_actors Live actors by kind.\n# TYPE imserver_actors gauge\n");

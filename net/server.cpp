@@ -106,9 +106,9 @@ void require_io_backend() {
 }  // namespace
 
 struct Server::Impl {
-  Impl(const ServerOptions& options, Runtime& runtime, Accounts& accounts, Store& store)
+  Impl(const ServerOptions& options, Runtime& runtime, Accounts& accounts, Records& records)
       : ioc(std::max(1, options.io_threads)),
-        state(std::make_shared<SharedState>(options, runtime, accounts, store)) {}
+        state(std::make_shared<SharedState>(options, runtime, accounts, records)) {}
 
   asio::io_context ioc;
   std::shared_ptr<SharedState> state;
@@ -117,8 +117,8 @@ struct Server::Impl {
   bool stopped = false;
 };
 
-Server::Server(const ServerOptions& options, Runtime& runtime, Accounts& accounts, Store& store)
-    : impl_(std::make_unique<Impl>(options, runtime, accounts, store)) {}
+Server::Server(const ServerOptions& options, Runtime& runtime, Accounts& accounts, Records& records)
+    : impl_(std::make_unique<Impl>(options, runtime, accounts, records)) {}
 
 Server::~Server() { stop(); }
 

@@ -13,12 +13,12 @@ namespace im {
 
 class Runtime;
 class Accounts;
-class Store;
+class Records;
 
 class Server {
  public:
   // The server does not own runtime, accounts or store; they must outlive it.
-  Server(const ServerOptions& options, Runtime& runtime, Accounts& accounts, Store& store);
+  Server(const ServerOptions& options, Runtime& runtime, Accounts& accounts, Records& records);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

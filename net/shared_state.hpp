@@ -17,6 +17,7 @@
 #include "net/net_common.hpp"
 #include "protocol/options.hpp"
 #include "store/accounts.hpp"
+#include "store/records.hpp"
 
 namespace im::net {
 
@@ -35,14 +36,14 @@ class Closable {
 
 class SharedState {
  public:
-  SharedState(const ServerOptions& options, Runtime& runtime, Accounts& accounts, Store& store)
-      : options(options), runtime(runtime), accounts(accounts), store(store),
+  SharedState(const ServerOptions& options, Runtime& runtime, Accounts& accounts, Records& records)
+      : options(options), runtime(runtime), accounts(accounts), records(records),
         blocking(2, options.blocking_queue_max) {}
 
   const ServerOptions options;
   Runtime& runtime;
   Accounts& accounts;
-  Store& store;
+  Records& records;  // net/ reaches storage only through this
   std::unique_ptr<ssl::context> tls;  // set when a certificate is configured
   BlockingPool blocking;              // password hashing and other slow work; bounded queue
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

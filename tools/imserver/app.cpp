@@ -7,6 +7,7 @@
 #include "net/server.hpp"
 #include "store/accounts.hpp"
 #include "store/pg_store.hpp"
+#include "store/records.hpp"
 #include "store/store.hpp"
 #include "sweeper.hpp"
 
@@ -14,6 +15,7 @@ namespace im {
 
 struct App::Parts {
   std::unique_ptr<Store> store;
+  std::unique_ptr<Records> records;  // the store as net/ sees it
   std::unique_ptr<Accounts> accounts;
   std::unique_ptr<Runtime> runtime;
   std::unique_ptr<Server> server;
@@ -50,7 +52,8 @@ uint16_t App::start() {
   parts_->accounts = std::make_unique<Accounts>(*parts_->store, options_.password_hash_cost, options_.token_ttl_s);
   parts_->runtime = std::make_unique<Runtime>(options_, *parts_->store, *parts_->accounts);
   remove_upload_leftovers(options_.data_dir, *parts_->store);  // before serving: no upload is running yet
-  parts_->server = std::make_unique<Server>(options_, *parts_->runtime, *parts_->accounts, *parts_->store);
+  parts_->records = std::make_unique<Records>(*parts_->store);
+  parts_->server = std::make_unique<Server>(options_, *parts_->runtime, *parts_->accounts, *parts_->records);
   auto port = parts_->server->start();
   parts_->sweeper = std::make_unique<Sweeper>(options_, *parts_->store, parts_->runtime->counters());
   parts_->sweeper->start();
