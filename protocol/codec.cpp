@@ -2,8 +2,6 @@
 
 #include "protocol/nesting.hpp"
 
-#include <vector>
-
 namespace im {
 
 bool is_valid_utf8(std::string_view s) {
@@ -32,21 +30,6 @@ bool is_valid_utf8(std::string_view s) {
 
 namespace {
 
-// MessagePack bin and ext values have no JSON form: nlohmann keeps them as binary, which dump()
-// turns into an object that parses back as something else. Frames carry JSON values only.
-// Iterative; the value is already known to be at most max_nesting deep.
-bool holds_binary(const nlohmann::json& value) {
-  std::vector<const nlohmann::json*> stack{&value};
-  while (!stack.empty()) {
-    const auto* v = stack.back();
-    stack.pop_back();
-    if (v->is_binary()) return true;
-    if (v->is_structured())
-      for (const auto& child : *v) stack.push_back(&child);
-  }
-  return false;
-}
-
 Decoded too_deep(size_t max_nesting) {
   Decoded out;
   out.status = DecodeStatus::too_deep;
@@ -73,7 +56,8 @@ Decoded decode_frame(std::string_view bytes, Encoding encoding, size_t max_nesti
       return out;
     }
   } else {
-    switch (scan_msgpack(bytes, max_nesting)) {
+    bool holds_binary = false;
+    switch (scan_msgpack(bytes, max_nesting, &holds_binary)) {
       case MsgpackScan::ok:
         break;
       case MsgpackScan::too_deep:
@@ -82,13 +66,15 @@ Decoded decode_frame(std::string_view bytes, Encoding encoding, size_t max_nesti
         out.message = "frame is not valid MessagePack";
         return out;
     }
+    // nlohmann would keep bin and ext as binary values, which dump() turns into an object that
+    // parses back as something else: frames carry JSON values only.
+    if (holds_binary) {
+      out.message = "frame has a MessagePack bin or ext value, which JSON cannot carry";
+      return out;
+    }
     out.value = nlohmann::json::from_msgpack(bytes.begin(), bytes.end(), true, false);
     if (out.value.is_discarded()) {
       out.message = "frame is not valid MessagePack";
-      return out;
-    }
-    if (holds_binary(out.value)) {
-      out.message = "frame has a MessagePack bin or ext value, which JSON cannot carry";
       return out;
     }
     // MessagePack strings may carry any bytes; JSON (our canonical form) must be UTF-8.

@@ -46,7 +46,8 @@ uint64_t read_be(const unsigned char* p, size_t n) {
 
 }  // namespace
 
-MsgpackScan scan_msgpack(std::string_view bytes, size_t limit) {
+MsgpackScan scan_msgpack(std::string_view bytes, size_t limit, bool* holds_binary) {
+  if (holds_binary) *holds_binary = false;
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   const size_t size = bytes.size();
   size_t pos = 0;
@@ -97,6 +98,8 @@ MsgpackScan scan_msgpack(std::string_view bytes, size_t limit) {
         default: return MsgpackScan::malformed;               // 0xc1
       }
     }
+    // bin8..ext32 (0xc4..0xc9) and fixext1..16 (0xd4..0xd8): values JSON has no form for.
+    if (holds_binary && ((type >= 0xc4 && type <= 0xc9) || (type >= 0xd4 && type <= 0xd8))) *holds_binary = true;
     if (header > left) return MsgpackScan::malformed;
     if (header > 0) {
       uint64_t n = read_be(data + pos, header);

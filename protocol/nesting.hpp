@@ -22,8 +22,9 @@ enum class MsgpackScan { ok, too_deep, malformed };
 // `malformed` when a length or element count reaches past the end of the bytes, the value ends
 // before the bytes do, or a byte is the never-used type 0xc1; `too_deep` as soon as an array or
 // map would open at depth limit + 1. `ok` promises nothing else (map keys may be non-strings,
-// strings invalid UTF-8): the decoder still checks the value.
-MsgpackScan scan_msgpack(std::string_view bytes, size_t limit);
+// strings invalid UTF-8): the decoder still checks the value. `holds_binary` (optional) is set when
+// the bytes hold a bin or ext value, which has no JSON form.
+MsgpackScan scan_msgpack(std::string_view bytes, size_t limit, bool* holds_binary = nullptr);
 
 // The nesting depth of an already-parsed value (for callers that build JSON themselves and for
 // tests), without recursion.

@@ -133,6 +133,16 @@ std::vector<std::pair<uint64_t, UserId>> recent_senders(const Store& store, cons
   return out;
 }
 
+std::vector<Conv> direct_conversations(const Store& store, UserId user) {
+  std::vector<Conv> direct;
+  auto prefix = keys::user_conv_prefix(user);
+  store.scan(prefix, keys::prefix_end(prefix), false, [&](std::string_view key, std::string_view) {
+    if (key.size() >= prefix.size() + 17) direct.push_back(keys::get_conv(key.substr(prefix.size())));
+    return true;
+  });
+  return direct;
+}
+
 uint64_t conversation_head(const Store& store, const Conv& conv) {
   return store.counter(keys::counter_conv_seq(conv));
 }

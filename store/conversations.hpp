@@ -41,6 +41,8 @@ std::vector<std::pair<uint64_t, StoredMessage>> messages_before(const Store& sto
 std::vector<std::pair<uint64_t, UserId>> recent_senders(const Store& store, const Conv& conv, size_t limit);
 // The newest seq of the conversation (0 when it has no message).
 uint64_t conversation_head(const Store& store, const Conv& conv);
+// The user's 1:1 conversations, in key order (a prefix scan of keys::user_conv).
+std::vector<Conv> direct_conversations(const Store& store, UserId user);
 
 // The members of a `msg` inbox event after "type" and "useq", without the sender's "cid":
 // "conv":C,"seq":S,"from":U,"body":{...},"ts":T

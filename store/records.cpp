@@ -20,15 +20,7 @@ std::optional<UserId> Records::user_by_name(std::string_view username) const {
 
 uint64_t Records::inbox_head(UserId user) const { return im::inbox_head(store_, user); }
 
-std::vector<Conv> Records::direct_conversations(UserId user) const {
-  std::vector<Conv> direct;
-  auto prefix = keys::user_conv_prefix(user);
-  store_.scan(prefix, keys::prefix_end(prefix), false, [&](std::string_view key, std::string_view) {
-    if (key.size() >= prefix.size() + 17) direct.push_back(keys::get_conv(key.substr(prefix.size())));
-    return true;
-  });
-  return direct;
-}
+std::vector<Conv> Records::direct_conversations(UserId user) const { return im::direct_conversations(store_, user); }
 
 uint64_t Records::conversation_head(const Conv& conv) const { return im::conversation_head(store_, conv); }
 
