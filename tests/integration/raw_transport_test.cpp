@@ -119,10 +119,10 @@ TEST_CASE("raw TCP: a client that reads slower than it is sent to gets every fra
   auto client = slow_client(server, "slow-reader");
   auto& tcp = *client;
   send_flood(tcp);
-  // Batches of pongs were cut wherever the socket stopped taking them; each arrives whole.
-  auto deadline = std::chrono::steady_clock::now() + 4 * kWait;
+  // Batches of pongs were cut wherever the socket stopped taking them; each arrives whole, and
+  // the stream never stalls.
   for (int i = 0; i < kFloodPings; ++i) {
-    auto f = tcp.next(deadline);
+    auto f = tcp.next(std::chrono::steady_clock::now() + kWait);
     REQUIRE_MESSAGE(f, "only " << i << " pongs of " << kFloodPings);
     REQUIRE((*f)["type"] == "pong");
     REQUIRE((*f)["rid"] == flood_rid(i));
