@@ -39,8 +39,18 @@ std::optional<TokenInfo> bearer_user(SharedState& state, const Request& req, std
   return state.accounts.authenticate(value);
 }
 
-void handle_http(std::shared_ptr<SharedState> state, Request req, std::string peer, HttpReply reply) {
-  auto path = path_segments(req.target());
+namespace {
+
+// Whether the route may read the store: the API, files, the admin views and /metrics (the store's
+// size). /healthz and the web client's assets do not.
+bool reads_store(const std::vector<std::string>& path) {
+  if (path.empty()) return false;
+  const auto& top = path[0];
+  return top == "api" || top == "files" || top == "admin" || top == "metrics";
+}
+
+void route(const std::shared_ptr<SharedState>& state, Request& req, const std::vector<std::string>& path,
+           const std::string& peer, HttpReply& reply) {
   RouteContext ctx{state, req, path, peer, reply};
   try {
     if (route_accounts(ctx) || route_metrics(ctx) || route_social(ctx) || route_files(ctx)) return;
@@ -52,6 +62,21 @@ void handle_http(std::shared_ptr<SharedState> state, Request req, std::string pe
     spdlog::error("http {} {}: {}", std::string(req.method_string()), std::string(req.target()), e.what());
     reply(error_response(req, Error::internal, "internal error"));
   }
+}
+
+}  // namespace
+
+void handle_http(std::shared_ptr<SharedState> state, Request req, std::string peer, HttpReply reply) {
+  auto path = path_segments(req.target());
+  if (!state->store_reads || !reads_store(path)) return route(state, req, path, peer, reply);
+  // A remote store: the request runs on a store-read thread, which may wait for the database.
+  auto busy = error_response(req, Error::unavailable, "the server is busy; try again");
+  auto job = [state, req = std::move(req), path = std::move(path), peer = std::move(peer), reply]() mutable {
+    route(state, req, path, peer, reply);
+  };
+  if (state->store_reads->try_post(std::move(job))) return;
+  state->runtime.counters().blocking_rejected++;
+  reply(std::move(busy));
 }
 
 }  // namespace im::net

@@ -172,6 +172,7 @@ void Server::stop() {
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  if (impl_->state->store_reads) impl_->state->store_reads->join();  // its jobs may post to `blocking`
   impl_->state->blocking.join();
 }
 

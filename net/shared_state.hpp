@@ -38,7 +38,13 @@ class SharedState {
  public:
   SharedState(const ServerOptions& options, Runtime& runtime, Accounts& accounts, Records& records)
       : options(options), runtime(runtime), accounts(accounts), records(records),
-        blocking(2, options.blocking_queue_max) {}
+        blocking(2, options.blocking_queue_max) {
+    if (records.remote()) store_reads = std::make_unique<BlockingPool>(kStoreReadThreads, options.blocking_queue_max);
+  }
+
+  // Threads that wait on a remote store's reads for the HTTP API: waiting takes no CPU, and a few
+  // let a slow read not hold up the others.
+  static constexpr int kStoreReadThreads = 4;
 
   const ServerOptions options;
   Runtime& runtime;
@@ -46,14 +52,17 @@ class SharedState {
   Records& records;  // net/ reaches storage only through this
   std::unique_ptr<ssl::context> tls;  // set when a certificate is configured
   BlockingPool blocking;              // password hashing and other slow work; bounded queue
+  // With a remote store (records.remote()): where HTTP requests that read it are handled, so that
+  // no I/O thread waits for the database. Null otherwise: LevelDB's reads take microseconds.
+  std::unique_ptr<BlockingPool> store_reads;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::atomic<bool> stopping{false};
-  // Operations (issue 5): per-source limits and the admin status rate.
+  // Per-source limits and the admin status rate.
   ConnectionsPerAddress connections_per_address;  // live WebSocket/raw connections
   FailureWindow login_failures_by_user;
   FailureWindow login_failures_by_address;
-  // Abuse limits (issue 20, net/abuse_limits.hpp): what costs the server a hash or others an
-  // inbox event, per client address or per user.
+  // Abuse limits (net/abuse_limits.hpp): what costs the server a hash or others an inbox event,
+  // per client address or per user.
   RatePerKey registrations_by_address;
   RatePerKey group_creations_by_user;
   RatePerKey group_additions_by_user;

@@ -102,6 +102,7 @@ std::string user_group(UserId u, GroupId g) {
 }
 std::string user_group_prefix(UserId u) { return with_user(kUserGroup, u); }
 std::string file(std::string_view id) { return with_prefix(kFile).append(id); }
+std::string file_bytes(std::string_view id) { return with_prefix(kFileBytes).append(id); }
 
 namespace {
 constexpr size_t kInboxHeadCounterSize = 2 + 8;  // kCounter kInboxHead uid

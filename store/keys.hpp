@@ -33,6 +33,7 @@ enum Prefix : char {
   kGroup = 0x40,       // gid -> JSON {name, owner, members[]}
   kUserGroup = 0x41,   // uid gid -> ""
   kFile = 0x50,        // file id -> JSON {content_type, size}
+  kFileBytes = 0x51,   // file id -> the file's bytes (PostgreSQL only: store/file_bytes.hpp)
 };
 
 // Counter kinds, the byte after kCounter. DO NOT CHANGE.
@@ -77,6 +78,7 @@ std::string group(GroupId g);
 std::string user_group(UserId u, GroupId g);
 std::string user_group_prefix(UserId u);
 std::string file(std::string_view id);
+std::string file_bytes(std::string_view id);
 
 // The smallest key greater than every key starting with `prefix`.
 std::string prefix_end(std::string prefix);

@@ -5,8 +5,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "store/file_bytes.hpp"
 #include "store/keys.hpp"
 #include "store/pg_conn.hpp"
+#include "store/social.hpp"
 #include "store/store.hpp"
 
 namespace im {
@@ -66,6 +68,40 @@ uint64_t count_rows(pg::Conn& conn, const char* table) {
   return r.ok() ? std::stoull(PQgetvalue(r.get(), 0, 0)) : UINT64_MAX;
 }
 
+// The uploads of the data directory whose store is at `leveldb_path` (DIR/db: DIR/files).
+std::string files_directory(const std::string& leveldb_path) {
+  return (std::filesystem::path(leveldb_path).parent_path() / "files").string();
+}
+
+// Copies each recorded file's bytes into the database (as the PostgreSQL store keeps them) and
+// reads every one back. A recorded file whose bytes are missing on disk was already unreadable;
+// it is counted and logged, not a reason to stop.
+bool copy_files(const Store& from, pg::Conn& to, const std::string& directory, const std::vector<std::string>& ids,
+                MigrationReport* report, std::string* error) {
+  FileStorage disk;
+  disk.directory = directory;
+  for (const auto& id : ids) {
+    auto record = find_file_record(from, id);
+    auto bytes = record ? files_on_disk::read(disk, id, record->size) : std::nullopt;
+    if (!bytes) {
+      spdlog::warn("file {} is recorded but its bytes are not in {}: not copied", id, directory);
+      ++report->missing_files;
+      continue;
+    }
+    auto key = keys::file_bytes(id);
+    Batch one;
+    one.keys.push_back(key);
+    one.values.push_back(*bytes);
+    if (!flush_records(to, one, error)) return false;
+    Params p;
+    p.bytes(key);
+    auto r = to.run(kReadBack, p);
+    if (!r.ok() || r.rows() != 1 || r.bytes(0, 0) != *bytes) return fail(error, "file " + id + " differs after the copy");
+    ++report->files;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool migrate_leveldb_to_postgres(const std::string& leveldb_path, const std::string& conninfo,
@@ -98,6 +134,7 @@ bool migrate_leveldb_to_postgres(const std::string& leveldb_path, const std::str
 
   // Records, in key order; counters go to their own table.
   Batch records, counters;
+  std::vector<std::string> file_ids;
   std::string failure;
   bool read_all = from->scan("", "", false, [&](std::string_view key, std::string_view value) {
     if (!key.empty() && key[0] == keys::kCounter) {
@@ -106,6 +143,7 @@ bool migrate_leveldb_to_postgres(const std::string& leveldb_path, const std::str
       if (counters.size() == kBatch && !flush_counters(*to, counters, &failure)) return false;
       return true;
     }
+    if (!key.empty() && key[0] == keys::kFile) file_ids.emplace_back(key.substr(1));
     records.keys.emplace_back(key);
     records.values.emplace_back(value);
     ++report->records;
@@ -132,11 +170,14 @@ bool migrate_leveldb_to_postgres(const std::string& leveldb_path, const std::str
   if (!flush_counters(*to, counters, error)) return false;
   report->counters = count_rows(*to, "im_counter");
 
-  // The check: as many records as the source has, and a sample read back byte for byte.
+  if (!copy_files(*from, *to, files_directory(leveldb_path), file_ids, report, error)) return false;
+
+  // The check: as many records as the source has (and a row per file's bytes), and a sample read
+  // back byte for byte.
   auto copied = count_rows(*to, "im_kv");
-  if (copied != report->records)
+  if (copied != report->records + report->files)
     return fail(error, "the database holds " + std::to_string(copied) + " records, the source " +
-                           std::to_string(report->records));
+                           std::to_string(report->records) + " and " + std::to_string(report->files) + " files");
   uint64_t index = 0;
   bool sampled_all = from->scan("", "", false, [&](std::string_view key, std::string_view value) {
     if (!key.empty() && key[0] == keys::kCounter) return true;

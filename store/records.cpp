@@ -1,5 +1,7 @@
 #include "store/records.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "store/inbox.hpp"
 #include "store/keys.hpp"
 #include "store/store.hpp"
@@ -77,8 +79,32 @@ void Records::set_block(UserId blocker, UserId blocked, bool block, std::functio
 
 std::optional<FileRecord> Records::file(const std::string& id) const { return find_file_record(store_, id); }
 
-bool Records::put_file_and_wait(const std::string& id, const FileRecord& record) {
-  return store_.commit_and_wait([&](Txn& txn) { put_file_record(txn, id, record); });
+Records::FileWrite Records::put_file_and_wait(const std::string& id, const FileRecord& record,
+                                              const std::string& bytes) {
+  if (files_.in_store) {
+    bool ok = store_.commit_and_wait([&](Txn& txn) {
+      txn.put(keys::file_bytes(id), bytes);
+      put_file_record(txn, id, record);
+    });
+    return ok ? FileWrite::stored : FileWrite::record_failed;
+  }
+  auto failure = files_on_disk::write(files_, id, bytes);
+  if (!failure.empty()) {
+    spdlog::error("file {}: cannot write {}", id, failure);
+    return FileWrite::bytes_failed;
+  }
+  if (!store_.commit_and_wait([&](Txn& txn) { put_file_record(txn, id, record); })) {
+    files_on_disk::remove(files_, id);
+    return FileWrite::record_failed;
+  }
+  return FileWrite::stored;
+}
+
+std::optional<std::string> Records::file_bytes(const std::string& id, const FileRecord& record) const {
+  if (!files_.in_store) return files_on_disk::read(files_, id, record.size);
+  std::string bytes;
+  if (!store_.get(keys::file_bytes(id), &bytes) || bytes.size() != record.size) return std::nullopt;
+  return bytes;
 }
 
 }  // namespace im

@@ -5,7 +5,8 @@
 // PostgreSQL stay inside store/.
 //
 // Reads see committed state (PostgreSQL: one round trip each). Those that scan a prefix or read
-// many records are for the blocking pool, never the I/O thread; each says so.
+// many records are for the blocking pool, never the I/O thread; each says so. When remote(), no
+// read belongs on an I/O thread.
 
 #include <cstdint>
 #include <functional>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "protocol/ids.hpp"
+#include "store/file_bytes.hpp"
 #include "store/conversations.hpp"
 #include "store/groups.hpp"
 #include "store/social.hpp"
@@ -27,7 +29,12 @@ class Txn;
 
 class Records {
  public:
-  explicit Records(Store& store) : store_(store) {}
+  // `remote`: every read is a round trip to a database server (PostgreSQL), which the HTTP layer
+  // keeps off its I/O threads.
+  Records(Store& store, FileStorage files, bool remote)
+      : store_(store), files_(std::move(files)), remote_(remote) {}
+
+  bool remote() const { return remote_; }
 
   // Health and gauges (/healthz, /metrics, /admin/status): see Store.
   bool healthy() const;
@@ -76,11 +83,17 @@ class Records {
   void set_block(UserId blocker, UserId blocked, bool block, std::function<void(bool ok)> done);
 
   std::optional<FileRecord> file(const std::string& id) const;
-  // Stores a file's record and waits until it is durable: blocking pool.
-  bool put_file_and_wait(const std::string& id, const FileRecord& record);
+  enum class FileWrite { stored, bytes_failed, record_failed };
+  // Stores a file's bytes and its record and waits until both are durable: blocking pool. The
+  // record is written last (or in the same transaction), so a recorded file always has its bytes.
+  FileWrite put_file_and_wait(const std::string& id, const FileRecord& record, const std::string& bytes);
+  // A recorded file's bytes; nullopt when they cannot be read. Blocking pool.
+  std::optional<std::string> file_bytes(const std::string& id, const FileRecord& record) const;
 
  private:
   Store& store_;
+  FileStorage files_;
+  bool remote_;
 };
 
 }  // namespace im

@@ -1,6 +1,6 @@
 // `imserver migrate --from-leveldb DIR --to-postgres CONNINFO` round trip: a data directory made by
 // a real server on LevelDB (users, one-to-one and group messages, cursors, friends, a file) is
-// copied into a private PostgreSQL, copied again (a rerun after an interruption is harmless), and
+// copied with the file's bytes into a private PostgreSQL, copied again (a rerun after an interruption is harmless), and
 // a server on PostgreSQL then serves the same accounts, messages, cursors, friends and file, and
 // numbers on where the old one stopped.
 
@@ -61,7 +61,8 @@ TEST_CASE("migrate: a LevelDB data directory round trip into PostgreSQL") {
   auto first = imtest::run_imserver("migrate --from-leveldb " + data.path() + " --to-postgres '" + conninfo + "'");
   INFO(first.output);
   REQUIRE(first.exit_code == 0);
-  CHECK(first.output.find("records read back and identical") != std::string::npos);
+  CHECK(first.output.find(" 1 files from") != std::string::npos);
+  CHECK(first.output.find("every file read back and identical") != std::string::npos);
   auto again = imtest::run_imserver("migrate --from-leveldb " + data.path() + " --to-postgres '" + conninfo + "'");
   INFO(again.output);
   CHECK(again.exit_code == 0);
@@ -77,10 +78,11 @@ TEST_CASE("migrate: a LevelDB data directory round trip into PostgreSQL") {
   CHECK(refused.exit_code == 1);
   CHECK(refused.output.find("not empty") != std::string::npos);
 
-  // On PostgreSQL, with the same data directory (for the files).
+  // On PostgreSQL, with a new data directory: the files were copied into the database too.
   auto args = common;
   args.insert(args.end(), {"--postgres", conninfo});
-  imtest::ServerProcess server(data.path(), args);
+  imtest::TempDir fresh;
+  imtest::ServerProcess server(fresh.path(), args);
   auto alice2 = imclient::login(server.endpoint, "alice", "password123");
   CHECK(alice2.user == alice.user);
   CHECK(imclient::http(server.endpoint, "GET", "/api/friends", "", alice2.token).json()["friends"] == json{bob.user});

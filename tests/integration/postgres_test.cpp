@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
@@ -105,6 +106,45 @@ TEST_CASE("two processes on one database: unique usernames, gapless seq and useq
     CHECK(seen == seqs);
     CHECK(events.size() == 2 * per_device);
   }
+}
+
+TEST_CASE("a file uploaded through one process is served by another with its own data directory") {
+  imtest::PrivatePostgres postgres;
+  auto conninfo = postgres.database("files");
+  imtest::TempDir dir_a, dir_b;
+  imtest::ServerProcess a(dir_a.path(), server_args(conninfo));
+  imtest::ServerProcess b(dir_b.path(), server_args(conninfo));
+  auto alice = imclient::register_and_login(a.endpoint, imclient::unique_username("alice"), "password123");
+  std::string bytes(300 * 1024, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7 + i / 251);
+  auto upload = imclient::http(a.endpoint, "POST", "/api/files", bytes, alice.token, "application/octet-stream");
+  REQUIRE(upload.status == 201);
+  auto url = upload.json()["url"].get<std::string>();
+  auto got = imclient::http(b.endpoint, "GET", url, "", alice.token);
+  CHECK(got.status == 200);
+  CHECK(got.body == bytes);
+  // The bytes are in the database, not in either data directory.
+  CHECK_FALSE(std::filesystem::exists(dir_a.path() + "/files" + url.substr(url.rfind('/'))));
+}
+
+TEST_CASE("while the database hangs, HTTP requests that read it wait off the I/O thread") {
+  imtest::PrivatePostgres postgres;
+  auto conninfo = postgres.database("hang");
+  imtest::TempDir dir;
+  auto args = server_args(conninfo);
+  args.insert(args.end(), {"--io-threads", "1"});
+  imtest::ServerProcess server(dir.path(), args);
+  auto alice = imclient::register_and_login(server.endpoint, imclient::unique_username("alice"), "password123");
+  postgres.pause();
+  std::atomic<int> me_status{0};
+  std::thread me([&] { me_status = imclient::http(server.endpoint, "GET", "/api/me", "", alice.token, "", 60s).status; });
+  // Over several seconds, while /api/me waits for the token check, the only I/O thread keeps
+  // answering; on it, the request would have stopped every other socket until the database woke.
+  for (int i = 0; i < 5; ++i) CHECK(imclient::http(server.endpoint, "GET", "/healthz", "", "", "", 1s).status == 200);
+  CHECK(me_status == 0);  // still waiting: the read really is on the database
+  postgres.resume();
+  me.join();
+  CHECK(me_status == 200);
 }
 
 TEST_CASE("the database stopped and restarted under load: unavailable meanwhile, nothing acknowledged lost") {

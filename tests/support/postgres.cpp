@@ -1,10 +1,13 @@
 #include "support/postgres.hpp"
 
 #include <libpq-fe.h>
+#include <signal.h>
+#include <sys/types.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 
 namespace imtest {
@@ -58,6 +61,7 @@ PrivatePostgres::PrivatePostgres() {
 
 PrivatePostgres::~PrivatePostgres() {
   try {
+    if (paused_) resume();  // a stopped server would never hear the shutdown
     script("destroy");
   } catch (const std::exception&) {  // nothing more to do in a destructor
   }
@@ -65,6 +69,38 @@ PrivatePostgres::~PrivatePostgres() {
 
 void PrivatePostgres::stop() { script("stop"); }
 void PrivatePostgres::start() { script("start"); }
+
+void PrivatePostgres::pause() {
+  signal_all(SIGSTOP);
+  paused_ = true;
+}
+
+void PrivatePostgres::resume() {
+  signal_all(SIGCONT);
+  paused_ = false;
+}
+
+// The postmaster (the first line of postmaster.pid) and every process whose parent it is.
+void PrivatePostgres::signal_all(int signal) {
+  std::ifstream pid_file(dir_ + "/data/postmaster.pid");
+  pid_t postmaster = 0;
+  if (!(pid_file >> postmaster) || postmaster <= 0) throw std::runtime_error("no postmaster.pid in " + dir_);
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
+    auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    pid_t parent = 0;
+    if (std::sscanf(line.c_str() + close + 1, " %c %d", &state, &parent) != 2) continue;
+    if (parent == postmaster) ::kill(static_cast<pid_t>(std::stol(name)), signal);
+  }
+  ::kill(postmaster, signal);
+}
 
 std::string PrivatePostgres::database(const std::string& name) {
   std::string base = "host=" + dir_ + " user=postgres dbname=postgres";

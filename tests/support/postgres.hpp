@@ -24,12 +24,18 @@ class PrivatePostgres {
   ~PrivatePostgres();
   void stop();   // a fast shutdown: sessions are ended, what was committed stays
   void start();  // again, on the same data
+  // SIGSTOP and SIGCONT of the server and its backends: connections stay open and nothing answers,
+  // as with a database host that hangs.
+  void pause();
+  void resume();
   // The conninfo of database `name`, created if missing.
   std::string database(const std::string& name);
 
  private:
   void script(const std::string& action);
+  void signal_all(int signal);
   std::string dir_;
+  bool paused_ = false;
 };
 
 }  // namespace imtest

@@ -51,8 +51,13 @@ uint16_t App::start() {
   }
   parts_->accounts = std::make_unique<Accounts>(*parts_->store, options_.password_hash_cost, options_.token_ttl_s);
   parts_->runtime = std::make_unique<Runtime>(options_, *parts_->store, *parts_->accounts);
-  remove_upload_leftovers(options_.data_dir, *parts_->store);  // before serving: no upload is running yet
-  parts_->records = std::make_unique<Records>(*parts_->store);
+  FileStorage files;
+  files.in_store = !options_.postgres.empty();
+  files.directory = options_.data_dir + "/files";
+  files.fsync = options_.fsync;
+  // Before serving: no upload is running yet.
+  if (!files.in_store) remove_upload_leftovers(options_.data_dir, *parts_->store);
+  parts_->records = std::make_unique<Records>(*parts_->store, files, files.in_store);
   parts_->server = std::make_unique<Server>(options_, *parts_->runtime, *parts_->accounts, *parts_->records);
   auto port = parts_->server->start();
   parts_->sweeper = std::make_unique<Sweeper>(options_, *parts_->store, parts_->runtime->counters());

@@ -32,10 +32,11 @@ int run_migrate_command(int argc, char** argv) {
     std::cerr << "imserver migrate: " << error << "\n";
     return 1;
   }
-  std::cout << "migrated " << report.records << " records and " << report.counters << " counters from " << from
-            << (report.resumed ? " (resumed an earlier run)" : "") << "; " << report.sampled
-            << " records read back and identical\n"
-            << "files stay in the data directory: start the server with --postgres and the same --data-dir\n";
+  std::cout << "migrated " << report.records << " records, " << report.counters << " counters and " << report.files
+            << " files from " << from << (report.resumed ? " (resumed an earlier run)" : "") << "; "
+            << report.sampled << " records and every file read back and identical\n";
+  if (report.missing_files > 0)
+    std::cout << report.missing_files << " recorded file(s) had no bytes in the data directory and were not copied\n";
   return 0;
 }
 
