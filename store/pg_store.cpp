@@ -178,6 +178,10 @@ class PgStore final : public Store {
         return r;
       }
       spdlog::info("postgres: a reader connection broke ({}); reconnecting", r.error());
+      // The idle ones reached the same server: after its restart every one of them is broken
+      // too, and the second attempt must not take another.
+      std::lock_guard<std::mutex> lock(readers_mutex_);
+      readers_.clear();
     }
     return Result();
   }
