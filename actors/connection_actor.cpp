@@ -193,7 +193,13 @@ void handle_auth(Self* self, const nlohmann::json& frame, const std::optional<st
     send_error(self, parsed.error, parsed.message, rid);
     return;
   }
-  auto token = st.ctx->accounts.authenticate(parsed.value->token);
+  bool unreadable = false;
+  auto token = st.ctx->accounts.authenticate(parsed.value->token, &unreadable);
+  if (unreadable) {  // the token may be valid: the client reconnects later, keeping it
+    send_error(self, Error::unavailable, "the database cannot be reached; try again", rid);
+    close_with(self, close_code::going_away, "unavailable");
+    return;
+  }
   if (!token) {
     st.ctx->counters.auth_failures++;
     send_error(self, Error::auth_failed, "unknown, expired or revoked token", rid);

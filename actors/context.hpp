@@ -59,6 +59,7 @@ struct Counters {
   std::atomic<uint64_t> requests_rate_limited{0};
   // HTTP requests answered 503 because the blocking pool's queue was full (--blocking-queue-max).
   std::atomic<uint64_t> blocking_rejected{0};
+  std::atomic<uint64_t> store_reads_rejected{0};  // HTTP requests refused by a full store-read pool
   // Retention (tools/imserver/sweeper.cpp): what the background sweeper deleted.
   std::atomic<uint64_t> inbox_events_expired{0};
   std::atomic<uint64_t> dedup_records_expired{0};

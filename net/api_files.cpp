@@ -65,7 +65,7 @@ void post_file(RouteContext& ctx) {
 void get_file(RouteContext& ctx, const std::string& id) {
   auto who = bearer_user(*ctx.state, ctx.req);
   if (!who) {
-    if (auto token = query_param(ctx.req.target(), "token")) who = ctx.state->accounts.authenticate(*token);
+    if (auto token = query_param(ctx.req.target(), "token")) who = token_user(*ctx.state, *token);
   }
   if (!who) return ctx.reply(error_response(ctx.req, Error::unauthorized, "missing or invalid token"));
   if (!valid_file_id(id)) return ctx.reply(error_response(ctx.req, Error::not_found, "no such file"));

@@ -36,7 +36,14 @@ std::optional<TokenInfo> bearer_user(SharedState& state, const Request& req, std
   if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) return std::nullopt;
   std::string value(header.substr(kBearer.size()));
   if (token) *token = value;
-  return state.accounts.authenticate(value);
+  return token_user(state, value);
+}
+
+std::optional<TokenInfo> token_user(SharedState& state, const std::string& token) {
+  bool unreadable = false;
+  auto who = state.accounts.authenticate(token, &unreadable);
+  if (unreadable) throw StoreUnavailable();
+  return who;
 }
 
 namespace {
@@ -58,6 +65,8 @@ void route(const std::shared_ptr<SharedState>& state, Request& req, const std::v
     if (route_admin(ctx)) return;
     if (route_static(ctx)) return;  // last: the web client never shadows a server route
     reply(error_response(req, http::status::not_found, "not_found", "no such route"));
+  } catch (const StoreUnavailable&) {
+    reply(error_response(req, Error::unavailable, "the database cannot be reached; try again"));
   } catch (const std::exception& e) {
     spdlog::error("http {} {}: {}", std::string(req.method_string()), std::string(req.target()), e.what());
     reply(error_response(req, Error::internal, "internal error"));
@@ -75,7 +84,7 @@ void handle_http(std::shared_ptr<SharedState> state, Request req, std::string pe
     route(state, req, path, peer, reply);
   };
   if (state->store_reads->try_post(std::move(job))) return;
-  state->runtime.counters().blocking_rejected++;
+  state->runtime.counters().store_reads_rejected++;
   reply(std::move(busy));
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -32,8 +33,17 @@ Response empty_response(const Request& req, http::status status);
 
 void handle_http(std::shared_ptr<SharedState> state, Request req, std::string peer, HttpReply reply);
 
-// The bearer token's user, or nullopt (the caller answers 401).
+// Thrown by a route when the store cannot answer a read it needs (the database unreachable);
+// handle_http answers 503 `unavailable`. Only on the thread that runs the route.
+struct StoreUnavailable : std::runtime_error {
+  StoreUnavailable() : std::runtime_error("the store cannot be read") {}
+};
+
+// The bearer token's user, or nullopt (the caller answers 401). Throws StoreUnavailable when the
+// token's record cannot be read.
 std::optional<TokenInfo> bearer_user(SharedState& state, const Request& req, std::string* token = nullptr);
+// The same for a token given some other way (a query parameter).
+std::optional<TokenInfo> token_user(SharedState& state, const std::string& token);
 
 // Route groups, each in its own file.
 struct RouteContext {

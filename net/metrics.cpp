@@ -69,6 +69,9 @@ bool route_metrics(RouteContext& ctx) {
        c.requests_rate_limited);
   line(out, "imserver_blocking_rejected_total", "counter",
        "HTTP requests answered 503 because the blocking pool's queue was full.", c.blocking_rejected);
+  line(out, "imserver_store_reads_rejected_total", "counter",
+       "HTTP requests answered 503 because the store-read threads' queue was full (PostgreSQL).",
+       c.store_reads_rejected);
   line(out, "imserver_blocking_jobs", "gauge", "Jobs queued or running on the blocking pool.",
        static_cast<uint64_t>(std::max<int64_t>(0, ctx.state->blocking.jobs())));
   line(out, "imserver_store_commits_queued", "gauge", "Store writes waiting for the commit thread.",

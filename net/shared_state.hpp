@@ -39,7 +39,7 @@ class SharedState {
   SharedState(const ServerOptions& options, Runtime& runtime, Accounts& accounts, Records& records)
       : options(options), runtime(runtime), accounts(accounts), records(records),
         blocking(2, options.blocking_queue_max) {
-    if (records.remote()) store_reads = std::make_unique<BlockingPool>(kStoreReadThreads, options.blocking_queue_max);
+    if (records.remote()) store_reads = std::make_unique<BlockingPool>(kStoreReadThreads, options.store_read_queue_max);
   }
 
   // Threads that wait on a remote store's reads for the HTTP API: waiting takes no CPU, and a few

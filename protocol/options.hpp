@@ -85,6 +85,8 @@ struct ServerOptions {
   // Jobs queued or running on the blocking pool (password hashing, file I/O, history reads) before
   // further requests that need it get 503 unavailable (0: no bound).
   int64_t blocking_queue_max = 256;
+  // PostgreSQL: HTTP requests queued or running on the store-read threads; 0: no bound.
+  int64_t store_read_queue_max = 256;
   // Counter values (inbox heads, conversation and group sequence numbers) the store keeps in memory.
   int64_t counter_cache_entries = 100000;
   // 0: the usable CPUs left after the I/O threads and the store's commit thread, 1 to 8.

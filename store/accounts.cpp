@@ -162,11 +162,14 @@ LoginResult Accounts::login(const std::string& username, const std::string& pass
   return result;
 }
 
-std::optional<TokenInfo> Accounts::authenticate(const std::string& token) const {
+std::optional<TokenInfo> Accounts::authenticate(const std::string& token, bool* unreadable) const {
+  if (unreadable) *unreadable = false;
   if (token.empty() || token.size() > 256) return std::nullopt;
   auto hash = hash_token(token);
   std::string value;
-  if (!store_.get(keys::token(hash), &value)) return std::nullopt;
+  auto found = store_.lookup(keys::token(hash), &value);
+  if (found == Lookup::failed && unreadable) *unreadable = true;
+  if (found != Lookup::found) return std::nullopt;
   auto record = json::parse(value, nullptr, false);
   if (record.is_discarded() || !record.contains("user") || !record.contains("expires_ms"))
     return std::nullopt;

@@ -43,8 +43,10 @@ class Accounts {
 
   RegisterResult register_user(const std::string& username, const std::string& password);
   LoginResult login(const std::string& username, const std::string& password);
-  // The token's owner if the token exists and has not expired.
-  std::optional<TokenInfo> authenticate(const std::string& token) const;
+  // The token's owner if the token exists and has not expired. When the token's record cannot be
+  // read (the database unreachable), returns nullopt and sets *unreadable if given: the token may
+  // well be valid, and the caller answers `unavailable`, not "bad token".
+  std::optional<TokenInfo> authenticate(const std::string& token, bool* unreadable = nullptr) const;
   // Deletes the token; it fails everywhere from now on. Returns its hash (for kicking sessions).
   std::optional<TokenInfo> revoke(const std::string& token);
   // Deletes the token `info` names without waiting: done(ok) runs on the store's commit thread once

@@ -127,12 +127,12 @@ TEST_CASE("a file uploaded through one process is served by another with its own
   CHECK_FALSE(std::filesystem::exists(dir_a.path() + "/files" + url.substr(url.rfind('/'))));
 }
 
-TEST_CASE("while the database hangs, HTTP requests that read it wait off the I/O thread") {
+TEST_CASE("while the database hangs, HTTP requests that read it wait off the I/O thread, bounded") {
   imtest::PrivatePostgres postgres;
   auto conninfo = postgres.database("hang");
   imtest::TempDir dir;
   auto args = server_args(conninfo);
-  args.insert(args.end(), {"--io-threads", "1"});
+  args.insert(args.end(), {"--io-threads", "1", "--store-read-queue-max", "1"});
   imtest::ServerProcess server(dir.path(), args);
   auto alice = imclient::register_and_login(server.endpoint, imclient::unique_username("alice"), "password123");
   postgres.pause();
@@ -142,6 +142,10 @@ TEST_CASE("while the database hangs, HTTP requests that read it wait off the I/O
   // answering; on it, the request would have stopped every other socket until the database woke.
   for (int i = 0; i < 5; ++i) CHECK(imclient::http(server.endpoint, "GET", "/healthz", "", "", "", 1s).status == 200);
   CHECK(me_status == 0);  // still waiting: the read really is on the database
+  // It holds the only place --store-read-queue-max allows: another request is refused at once.
+  auto refused = imclient::http(server.endpoint, "GET", "/api/me", "", alice.token, "", 1s);
+  CHECK(refused.status == 503);
+  CHECK(refused.json()["error"]["code"] == "unavailable");
   postgres.resume();
   me.join();
   CHECK(me_status == 200);
@@ -186,6 +190,17 @@ TEST_CASE("the database stopped and restarted under load: unavailable meanwhile,
   send_until_acked(pending, true);
   CHECK(unavailable >= 3);
   CHECK(health_503);
+  // A token that cannot be checked is not a bad token: 503 over HTTP, and over WebSocket error
+  // `unavailable` then close 1001, so that the client keeps it and reconnects later.
+  CHECK(imclient::http(server.endpoint, "GET", "/api/me", "", bob.token).status == 503);
+  {
+    auto probe = imclient::Connection::open(server.endpoint, imclient::Transport::websocket, imclient::Encoding::json);
+    probe->send({{"type", "auth"}, {"token", bob.token}, {"device", "probe"}});
+    CHECK(probe->expect("error", 20s)["code"] == "unavailable");
+    auto code = probe->wait_closed(20s);
+    REQUIRE(code);
+    CHECK(*code == 1001);
+  }
   postgres.start();
   send_until_acked(pending, false);  // the same cid: stored once, whenever it was
   for (int i = 0; i < 50; ++i) send_until_acked("after" + std::to_string(i), false);

@@ -86,6 +86,8 @@ std::vector<Flag> flag_table(ServerOptions& o, std::string& hash_cost) {
       {"io-threads", &o.io_threads, "network threads", 1},
       {"blocking-queue-max", &o.blocking_queue_max,
        "jobs queued or running on the blocking pool before requests that need it get 503 (0: no bound)", 0},
+      {"store-read-queue-max", &o.store_read_queue_max,
+       "PostgreSQL: HTTP requests queued or running on the store-read threads before more get 503 (0: no bound)", 0},
       {"counter-cache-entries", &o.counter_cache_entries, "counter values the store keeps in memory (LRU)", 1},
       {"actor-threads", &o.actor_threads,
        "actor scheduler threads (0: the usable CPUs not taken by the I/O and commit threads, 1 to 8)", 0},
