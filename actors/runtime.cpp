@@ -43,8 +43,7 @@ int usable_cpus() {
 
 // The CPUs are shared with the I/O threads and the store's commit thread, which are busy whenever
 // the actors are. A worker beyond the free CPUs only adds context switches and CAF's idle
-// polling: on 2 cores, one worker delivered 10-15% more than two (docs/BENCHMARKS-HISTORY.md,
-// round 3). Capped, because a CPU quota (cgroups) does not show in the affinity mask.
+// polling: on 2 cores, one worker delivered 10-15% more than two (imbench direct). Capped, because a CPU quota (cgroups) does not show in the affinity mask.
 constexpr int kMaxDefaultActorThreads = 8;
 
 int actor_threads(const ServerOptions& options) {

@@ -17,7 +17,7 @@ namespace {
 
 // At most how many recent events stay in memory; older ones are read back from the store. The tail
 // must cover how far a busy device lags behind the head: 128 made the group benchmark read events
-// back from the store and cost 15% of its rate (docs/BENCHMARKS-HISTORY.md, round 5).
+// back from the store and cost 15% of its rate.
 constexpr size_t kRecentEvents = 512;
 
 using std::chrono::milliseconds;

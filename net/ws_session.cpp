@@ -369,9 +369,9 @@ class WsSession final : public Session,
   // non-blocking send. Only when the socket does not take all of it (a client reading slower than
   // it is sent to) does the session wait for the socket to become writable: the frames sent stay
   // sent, the tail of a frame cut in two waits in `unsent_`, and the frames after it stay queued.
-  // Before, asio::async_write sent each batch of 32 gathered frames in sendmsgs of 16 buffers
-  // (8 frames), each completing through the I/O thread's queue and the strand: docs/BENCHMARKS-HISTORY.md,
-  // round 7. Copying a push (~150 bytes) costs far less.
+  // asio::async_write would send each batch of 32 gathered frames in sendmsgs of 16 buffers (8
+  // frames), each completing through the I/O thread's queue and the strand, which imbench showed
+  // costly. Copying a push (~150 bytes) costs far less.
   //
   // TLS (write_tls()): the batch is the session's own, since asio's async_write through the TLS
   // stream outlives this call; its frames leave the queue when the batch is made.

@@ -4,7 +4,7 @@
 // Open addressing with linear probing in one array. A lookup reads one slot, or a few adjacent
 // ones, where std::unordered_set reads a bucket, a node and often the next node: separate cache
 // misses, and the largest share of the dedup index's cost on the send path (docs/BENCHMARKS.md,
-// round 9). A value takes 8 bytes of a slot array kept at most 3/4 full, against a node and a
+// "The dedup index's hash sets are flat"). A value takes 8 bytes of a slot array kept at most 3/4 full, against a node and a
 // bucket pointer (about 40 bytes with the allocator's overhead) in std::unordered_set.
 //
 // No erase: the index drops a user's whole set instead.

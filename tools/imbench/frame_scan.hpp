@@ -1,6 +1,6 @@
 // What the scenarios read from a server frame, taken in one pass over its text without building a
 // JSON document. imbench shares the machine's two cores with the server, and a DOM per push was
-// half of the tool's CPU (docs/BENCHMARKS-HISTORY.md, round 4), CPU the server then did not get.
+// half of the tool's CPU, CPU the server then did not get.
 //
 // The scan checks the whole text is one well-formed JSON object (strings and their UTF-8, numbers,
 // nesting), so a damaged frame is still told apart; it keeps only what the scenarios check: a few
