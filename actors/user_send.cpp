@@ -78,12 +78,8 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
     reply_error(self, device, Error::no_such_user, "no such user", cmd);
     return;
   }
-  // The recipient's block of the sender. On LevelDB it is read here, in microseconds. On
-  // PostgreSQL it is read inside the write, with the group's other keys (one round trip for the
-  // whole group), so that this actor never waits for the database.
-  bool block_checked_in_write = st.ctx->store.uses_hints();
   std::string ignored;
-  if (!block_checked_in_write && st.ctx->store.get(keys::block(peer, st.user), &ignored)) {
+  if (st.ctx->store.get(keys::block(peer, st.user), &ignored)) {
     reply_error(self, device, Error::blocked, "the recipient blocked you", cmd);
     return;
   }
@@ -117,20 +113,10 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
   bool list_conv = st.listed_peers.count(peer) == 0;
   st.in_flight[cid].push_back(waiter);
   CommitHints hints;  // what the build numbers, named ahead
-  if (st.ctx->store.uses_hints()) {
+  if (st.ctx->store.uses_hints())
     hints.counters = {keys::counter_conv_seq(conv), keys::counter_inbox_head(user), keys::counter_inbox_head(peer)};
-    hints.reads = {keys::block(peer, user)};
-  }
   st.ctx->store.commit(
       [=](Txn& txn) {
-        if (block_checked_in_write) {
-          std::string unused;
-          auto block = txn.lookup(keys::block(peer, user), &unused);
-          if (block != Lookup::missing) {  // blocked, or not known: write nothing
-            outcome->refused = block == Lookup::found ? Error::blocked : Error::unavailable;
-            return;
-          }
-        }
         auto ts = now_ms();
         auto seq = txn.next(keys::counter_conv_seq(conv));
         txn.put(keys::message(conv, seq), stored_message_json(StoredMessage{user, body, ts, false}));
@@ -153,7 +139,7 @@ void apply_send(UserSelf* self, const std::string& device, SendCommand cmd) {
         // The peer hears of its event from the commit thread, like every other inbox append
         // (inbox_writer.cpp), so its notifications arrive in useq order and its in-memory tail
         // stays contiguous. Through this actor, the peer's own echo could overtake it.
-        if (ok && !outcome->refused) notify_appended(*ctx, outcome->peer, outcome->peer_useq, std::move(outcome->peer_text));
+        if (ok) notify_appended(*ctx, outcome->peer, outcome->peer_useq, std::move(outcome->peer_text));
         caf::anon_send(self, committed_atom::value, outcome);
       },
       std::move(hints));
@@ -257,11 +243,6 @@ void on_committed(UserSelf* self, const CommitOutcomePtr& outcome) {
     for (auto& w : waiters)
       send_to_device(self, w.device,
                      frames::error(Error::unavailable, "could not store the message", w.rid, outcome->cid));
-    return;
-  }
-  if (outcome->refused) {
-    auto message = *outcome->refused == Error::blocked ? "the recipient blocked you" : "could not check the recipient; send it again";
-    for (auto& w : waiters) send_to_device(self, w.device, frames::error(*outcome->refused, message, w.rid, outcome->cid));
     return;
   }
   st.ctx->counters.messages_accepted++;

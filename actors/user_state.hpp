@@ -5,7 +5,6 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -56,9 +55,6 @@ struct AckWaiter {
 
 struct CommitOutcome {
   bool ok = false;
-  // Set by a write that checked a condition itself and wrote nothing (the recipient's block of the
-  // sender, checked inside the write on PostgreSQL): the error its waiters get.
-  std::optional<Error> refused;
   std::string cid;
   UserId peer = 0;
   DedupRecord answer;
