@@ -1,12 +1,15 @@
 # Shared by scripts/bench and scripts/measure-idle-memory: start and stop a throwaway imserver.
-# Source it; it defines start_server (sets SERVER_PID, SERVER_PORT, SERVER_DATA) and stop_server.
+# Source it; it defines start_server (sets SERVER_PID, SERVER_PORT, SERVER_DATA), stop_server, and
+# finish_bench for the EXIT trap (the server, and the private PostgreSQL if this script started it).
 
 BUILD_DIR=${BUILD_DIR:-build}
 # STORE=postgres: every server keeps its state in a fresh database of a private PostgreSQL
 # (scripts/postgres, in $BENCH_POSTGRES_DIR, with PostgreSQL's default durability: fsync and
-# synchronous_commit on), started on first use and left running.
+# synchronous_commit on), started on first use and removed by finish_bench. One that was already
+# running there (BENCH_POSTGRES_DIR of the caller's choosing) is left as it was.
 STORE=${STORE:-leveldb}
 BENCH_POSTGRES_DIR=${BENCH_POSTGRES_DIR:-/tmp/imbench-postgres}
+BENCH_POSTGRES_STARTED=0
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -22,6 +25,7 @@ start_server() {
   local store_flags=()
   if [[ $STORE == postgres ]]; then
     local base database="bench_$(basename "$SERVER_DATA" | tr -dc 'a-zA-Z0-9' | tr 'A-Z' 'a-z')"
+    if [[ $BENCH_POSTGRES_STARTED == 0 ]] && ! pg_running "$BENCH_POSTGRES_DIR"; then BENCH_POSTGRES_STARTED=1; fi
     base=$("$(dirname "${BASH_SOURCE[0]}")/postgres" start "$BENCH_POSTGRES_DIR")
     psql "$base" -qc "CREATE DATABASE $database" >/dev/null
     store_flags=(--postgres "host=$BENCH_POSTGRES_DIR user=postgres dbname=$database")
@@ -53,5 +57,19 @@ stop_server() {
   if [[ -n "${SERVER_DATA:-}" ]]; then
     rm -rf "$SERVER_DATA"
     SERVER_DATA=
+  fi
+}
+
+# Whether a PostgreSQL server runs on the data directory DIR/data.
+pg_running() {
+  [[ -f "$1/data/postmaster.pid" ]] && kill -0 "$(head -n 1 "$1/data/postmaster.pid")" 2>/dev/null
+}
+
+# The EXIT trap: the last server, then the private PostgreSQL this script started.
+finish_bench() {
+  stop_server
+  if [[ $BENCH_POSTGRES_STARTED == 1 ]]; then
+    "$(dirname "${BASH_SOURCE[0]}")/postgres" destroy "$BENCH_POSTGRES_DIR" || true
+    BENCH_POSTGRES_STARTED=0
   fi
 }
